@@ -1,0 +1,72 @@
+"""Roles are Django groups with permissions; a staff member's role decides their group.
+
+Admins, CX managers and analysts see the whole enterprise; unit managers and agents see only
+their unit's subtree (rapport.org.scoping). Analysts only read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Permission codenames per role, as "app_label.codename". Later apps add theirs here.
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    "admin": {"*"},
+    "cx_manager": {
+        "customers.view_customer",
+        "customers.change_customer",
+        "customers.add_customer",
+        "customers.view_identityreview",
+        "customers.change_identityreview",
+        "customers.add_merge",
+        "customers.view_merge",
+        "touchpoints.view_touchpoint",
+        "touchpoints.add_touchpoint",
+        "integrations.view_webhookdelivery",
+        "integrations.view_webhooksubscription",
+        "integrations.add_webhooksubscription",
+        "integrations.change_webhooksubscription",
+        "org.view_orgunit",
+        "org.view_staff",
+    },
+    "unit_manager": {
+        "customers.view_customer",
+        "customers.change_customer",
+        "customers.add_customer",
+        "touchpoints.view_touchpoint",
+        "touchpoints.add_touchpoint",
+        "org.view_orgunit",
+        "org.view_staff",
+    },
+    "agent": {
+        "customers.view_customer",
+        "customers.change_customer",
+        "touchpoints.view_touchpoint",
+        "touchpoints.add_touchpoint",
+        "org.view_orgunit",
+    },
+    "analyst": {
+        "customers.view_customer",
+        "customers.view_identityreview",
+        "customers.view_merge",
+        "touchpoints.view_touchpoint",
+        "org.view_orgunit",
+        "org.view_staff",
+        "integrations.view_webhookdelivery",
+    },
+}
+
+
+def sync_role_groups(**_: Any) -> None:
+    """Create or update one group per role with its permissions (run after every migrate)."""
+    from django.contrib.auth.models import Group, Permission
+
+    every = Permission.objects.select_related("content_type")
+    by_name = {f"{p.content_type.app_label}.{p.codename}": p for p in every}
+    for role, wanted in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        perms = (
+            list(by_name.values())
+            if "*" in wanted
+            else [by_name[n] for n in sorted(wanted) if n in by_name]
+        )
+        group.permissions.set(perms)
