@@ -1,7 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from rapport.api import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", api.urls),
+    path("", include("rapport.core.urls")),
+    path("customers/", include("rapport.customers.urls")),
+    path("integrations/", include("rapport.integrations.urls")),
 ]
