@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -66,6 +67,9 @@ INSTALLED_APPS = [
     "rapport.customers",
     "rapport.touchpoints",
     "rapport.integrations",
+    "rapport.surveys",
+    "rapport.insights",
+    "rapport.cases",
 ]
 
 MIDDLEWARE = [
@@ -118,6 +122,10 @@ def _database() -> dict:
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
         }
+        # Tests use a file, not Django's shared-cache memory database: there, concurrent writers
+        # (live servers, worker threads) fail with "table is locked" instead of waiting.
+        test_db = Path(tempfile.gettempdir()) / f"rapport-test-{os.getpid()}.sqlite3"
+        db["TEST"] = {"NAME": str(test_db)}
     return db
 
 
@@ -142,6 +150,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # vendored front-end assets (scripts/vendor-assets)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -10,4 +10,6 @@ urlpatterns = [
     path("", include("rapport.core.urls")),
     path("customers/", include("rapport.customers.urls")),
     path("integrations/", include("rapport.integrations.urls")),
+    path("surveys/", include("rapport.surveys.urls")),
+    path("s/", include("rapport.surveys.public_urls")),
 ]

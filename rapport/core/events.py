@@ -22,17 +22,31 @@ Handler = Callable[[str, list[Mapping[str, Any]]], None]
 EVENT_TYPES: dict[str, str] = {
     "touchpoint.created": "A touchpoint was recorded (import, API or UI).",
     "customer.merged": "Two customers were merged into one (or a merge was undone).",
+    "response.completed": "A survey response was completed, with its scores.",
+    "case.opened": "A case was opened (by a rule, by hand, by email or by API).",
+    "case.escalated": "A case went up: a remedy needs approval, an approval or an SLA breach was escalated.",
+    "case.breached": "A case missed an SLA target (acknowledge, first response or resolve).",
+    "case.resolved": "A case was resolved, with its cause.",
+    "case.closed": "A case was closed (confirmed, recovery survey answered, or no reply).",
 }
 
 _handlers: dict[str, list[Handler]] = defaultdict(list)
+_interest: dict[Handler, Callable[[], bool]] = {}
 _outboxes: list[Callable[[str, list[Mapping[str, Any]]], None]] = []
 
 
-def subscribe(event_type: str) -> Callable[[Handler], Handler]:
-    """Register an in-process handler, called after commit with all payloads of one emit."""
+def subscribe(
+    event_type: str, interested: Callable[[], bool] | None = None
+) -> Callable[[Handler], Handler]:
+    """Register an in-process handler, called after commit with all payloads of one emit.
+
+    `interested()` (optional) says whether the handler currently wants events at all (e.g. any
+    active rule exists), so a bulk writer with no one interested can skip building payloads."""
 
     def register(fn: Handler) -> Handler:
         _handlers[event_type].append(fn)
+        if interested is not None:
+            _interest[fn] = interested
         return fn
 
     return register
@@ -42,6 +56,15 @@ def register_outbox(writer: Callable[[str, list[Mapping[str, Any]]], None]) -> N
     """Register a writer that stores events in the caller's transaction (the webhook outbox)."""
     if writer not in _outboxes:
         _outboxes.append(writer)
+
+
+def has_handlers(event_type: str) -> bool:
+    """Whether an in-process handler listens (lets bulk writers skip building payloads)."""
+    return any(_interest.get(fn, _always)() for fn in _handlers.get(event_type, ()))
+
+
+def _always() -> bool:
+    return True
 
 
 def emit(event_type: str, payloads: Iterable[Mapping[str, Any]]) -> None:

@@ -1,0 +1,205 @@
+"""Case rules on live events: `response.completed` and `touchpoint.created`.
+
+The handlers run after the commit of each emit, with all its payloads (an import emits thousands).
+They match payloads against the active rules in memory (rapport.cases.rules) with a few queries
+per batch — the rules, unit paths only when a rule is limited to a unit, answers only for
+answer rules, history only for history rules — and hand the signals to the worker in chunks
+(rapport.cases.tasks.open_cases), so a respondent or an import never waits for case work.
+`interested` keeps touchpoint imports on their fast path when no touchpoint rule is active.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rapport.cases import rules
+from rapport.cases.rules import PastTouchpoint, RuleSpec, Signal
+from rapport.core.events import subscribe
+from rapport.org.models import OrgUnit
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500  # signals per task
+
+
+def spec_of(rule: Any) -> RuleSpec:
+    return RuleSpec(
+        id=rule.pk,
+        name=rule.name,
+        condition=rule.condition,
+        params=dict(rule.params or {}),
+        topic=rule.topic,
+        severity=rule.severity,
+        unit_path=rule.unit.path if rule.unit_id else "",
+    )
+
+
+def active_specs(trigger: str) -> list[RuleSpec]:
+    """The active, valid rules of a trigger, in order (an invalid rule is logged and skipped)."""
+    from rapport.cases.models import CaseRule
+
+    found = []
+    conditions = [c for c, (t, _p) in rules.CONDITIONS.items() if t == trigger]
+    for rule in CaseRule.objects.filter(active=True, condition__in=conditions).select_related(
+        "unit"
+    ):
+        problems = rules.validate(rule.condition, rule.params or {})
+        if problems:
+            log.warning("case rule %s skipped: %s", rule.key, "; ".join(problems))
+            continue
+        found.append(spec_of(rule))
+    return found
+
+
+def any_active(trigger: str) -> bool:
+    from rapport.cases.models import CaseRule
+
+    conditions = [c for c, (t, _p) in rules.CONDITIONS.items() if t == trigger]
+    try:
+        return CaseRule.objects.filter(active=True, condition__in=conditions).exists()
+    except Exception:  # e.g. before the migration ran
+        log.debug("case rules not readable", exc_info=True)
+        return False
+
+
+def _paths(specs: Sequence[RuleSpec]) -> dict[int, str]:
+    if not any(s.unit_path for s in specs):
+        return {}
+    return dict(OrgUnit.objects.values_list("id", "path"))
+
+
+def dispatch(signals: Sequence[Signal]) -> None:
+    """Hand signals to the worker, in chunks."""
+    from rapport.cases.tasks import open_cases
+
+    for start in range(0, len(signals), CHUNK):
+        open_cases.enqueue([s.as_dict() for s in signals[start : start + CHUNK]])
+
+
+def signals_for_responses(payloads: Sequence[Mapping[str, Any]]) -> list[Signal]:
+    specs = active_specs(rules.RESPONSE)
+    if not specs:
+        return []
+    answers: dict[int, dict[str, Any]] = {}
+    if any(s.condition == "answer_is" for s in specs):
+        from rapport.surveys.models import Answer
+
+        ids = [p["response_id"] for p in payloads if p.get("customer_id")]
+        rows = Answer.objects.filter(response_id__in=ids).select_related("question")
+        for a in rows.only(
+            "response_id", "question__key", "value_number", "value_text", "value_choices"
+        ):
+            answers.setdefault(a.response_id, {})[a.question.key] = a.value
+    return rules.signals_for_responses(
+        specs, payloads, _paths(specs), lambda rid: answers.get(rid, {})
+    )
+
+
+def signals_for_touchpoints(payloads: Sequence[Mapping[str, Any]]) -> list[Signal]:
+    specs = active_specs(rules.TOUCHPOINT)
+    if not specs:
+        return []
+    wanted: set[str] = set()
+    for s in specs:
+        if s.condition == "kind_is":
+            wanted.update(s.params["kinds"])
+        elif s.condition == "repeat_visit":
+            wanted.add(s.params["kind"])
+        elif s.params.get("kinds"):
+            wanted.update(s.params["kinds"])
+        else:
+            wanted = set()
+            break
+    relevant = [
+        p for p in payloads if p.get("customer_id") and (not wanted or p.get("kind") in wanted)
+    ]
+    if not relevant:
+        return []
+    history = _history(specs, relevant)
+    return rules.signals_for_touchpoints(
+        specs, relevant, _paths(specs), lambda cid: history.get(cid, ())
+    )
+
+
+def _history(
+    specs: Sequence[RuleSpec], payloads: Sequence[Mapping[str, Any]]
+) -> dict[int, list[PastTouchpoint]]:
+    """Earlier touchpoints of the payloads' customers that the history rules need: one query."""
+    days = rules.history_window(specs)
+    if not days:
+        return {}
+    from rapport.touchpoints.models import Touchpoint
+
+    times = [dt.datetime.fromisoformat(str(p["occurred_at"])) for p in payloads]
+    qs = Touchpoint.objects.filter(
+        customer_id__in={p["customer_id"] for p in payloads},
+        occurred_at__gte=min(times) - dt.timedelta(days=days),
+        occurred_at__lte=max(times),
+    )
+    kinds = rules.history_kinds(specs)
+    if kinds is not None:
+        qs = qs.filter(kind__in=kinds)
+    found: dict[int, list[PastTouchpoint]] = defaultdict(list)
+    for tp_id, customer_id, kind, at, context in qs.values_list(
+        "id", "customer_id", "kind", "occurred_at", "context"
+    ):
+        found[customer_id].append(PastTouchpoint(tp_id, kind, at, context or {}))
+    return found
+
+
+def feedback_signal(
+    customer_id: int,
+    sentiment: float,
+    text: str = "",
+    *,
+    unit_id: int | None = None,
+    staff_id: int | None = None,
+    touchpoint_id: int | None = None,
+) -> Signal | None:
+    """For [voice]: the signal an analysed piece of feedback gives under the active feedback
+    rules, or None; pass it to rapport.cases.actions.open_or_attach."""
+    for spec in active_specs(rules.FEEDBACK):
+        if rules.feedback_matches(spec, sentiment):
+            return Signal(
+                customer_id=customer_id,
+                source="feedback",
+                topic=spec.topic,
+                severity=spec.severity,
+                subject=spec.name,
+                description=text[:2000],
+                unit_id=unit_id,
+                staff_id=staff_id,
+                touchpoint_id=touchpoint_id,
+                rule_id=spec.id,
+            )
+    return None
+
+
+@subscribe("response.completed")
+def on_responses_completed(event_type: str, payloads: list[Mapping[str, Any]]) -> None:
+    """Open cases for responses that fire a rule; link recovery-survey answers to their case."""
+    _link_recovery(payloads)
+    dispatch(signals_for_responses(payloads))
+
+
+def _link_recovery(payloads: Sequence[Mapping[str, Any]]) -> None:
+    from rapport.cases.actions import record_recovery_response
+    from rapport.cases.models import Case
+
+    ids = [p["response_id"] for p in payloads if p.get("customer_id")]
+    if not ids:
+        return
+    rows = Case.objects.filter(
+        recovery_invitation__response__in=ids, recovery_response__isnull=True
+    ).values_list("recovery_invitation_id", "recovery_invitation__response")
+    for invitation_id, response_id in rows:
+        record_recovery_response(response_id, invitation_id)
+
+
+@subscribe("touchpoint.created", interested=lambda: any_active(rules.TOUCHPOINT))
+def on_touchpoints_created(event_type: str, payloads: list[Mapping[str, Any]]) -> None:
+    dispatch(signals_for_touchpoints(payloads))

@@ -1,0 +1,552 @@
+"""The one home of the insights computation: `recompute_all()` and `recompute_incremental()`.
+
+Both load columnar frames (rapport.insights.frames: one query per table), compute with the plain
+modules (facts, summaries, measures, retention, advocates, drivers, economics) and write the
+summary tables and the per-customer facts in ONE transaction at the end, so pages never read a
+half-written state; the computing before it holds no lock.
+
+- Full: every customer; refits the lifetime-value models and the RFM / value-tier cut points
+  (`refit=False` reuses the last run's, which the tests use to check that incremental = full);
+  rebuilds every summary, the drivers and the figures (referrals, economics).
+- Incremental: the customers with touchpoints or responses new since the last run (by id
+  watermark, or recorded since a given time), plus those whose referral totals they change;
+  their facts on the last full run's calibration; the month / quarter / year score cells those
+  responses fall in (and those of customers whose segment changed); the matrix and the current
+  engagement mix from the facts table. Drivers, economics and the referral share wait for the
+  next full run, and so do customers whose facts change only with the passing of time (the
+  scheduled full run is nightly).
+
+`value_tier_for(customer_id)` is what [cases] reads for priority.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable
+
+import numpy as np
+import polars as pl
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from rapport.insights import drivers, economics, facts, frames, summaries
+from rapport.insights.advocates import first_referrals, referral_share
+from rapport.insights.models import (
+    CustomerInsight,
+    DriverResult,
+    InsightFigure,
+    MatrixSummary,
+    RecomputeRun,
+    ScoreSummary,
+)
+from rapport.insights.retention import LOCK_IN_KINDS, VISIT_KINDS
+from rapport.surveys.models import Response
+from rapport.surveys.results import enterprise_tz
+from rapport.touchpoints.models import Touchpoint
+
+log = logging.getLogger(__name__)
+
+LOADED_KINDS = (*VISIT_KINDS, *LOCK_IN_KINDS, "referral")
+MAX_DRIVER_RESPONSES = 20_000  # per target, sampled with a fixed seed before splitting contexts
+
+
+def default_margin_rate() -> float:
+    """Profit share assumed for touchpoints with an amount but no margin."""
+    return float(getattr(settings, "RAPPORT_DEFAULT_MARGIN_RATE", 0.25))
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self._last, 3)
+        self._last = now
+
+
+# --- frames → inputs ---------------------------------------------------------------------------
+
+
+def _inputs(
+    customers: pl.DataFrame,
+    touchpoints: pl.DataFrame,
+    responses: pl.DataFrame,
+    referrals: pl.DataFrame,
+    as_of: dt.datetime,
+) -> facts.Inputs:
+    tz = enterprise_tz()
+    return facts.Inputs(
+        customers=customers,
+        touchpoints=touchpoints.select(
+            "customer",
+            frames.local_day(pl.col("ts"), tz).alias("day"),
+            "kind",
+            "amount",
+            "margin",
+        ),
+        responses=responses,
+        referrals=referrals.select(
+            "customer", frames.local_day(pl.col("ts"), tz).alias("day"), "referred"
+        ).filter(pl.col("day") <= _as_of_day(as_of)),
+        as_of_day=_as_of_day(as_of),
+        default_margin_rate=default_margin_rate(),
+    )
+
+
+def _as_of_day(as_of: dt.datetime) -> int:
+    return facts.day_number(as_of.astimezone(enterprise_tz()).date())
+
+
+def _with_segments(responses: pl.DataFrame, segments: pl.DataFrame) -> pl.DataFrame:
+    """Responses with their customer's value tier and visits band (segments: customer, ...)."""
+    return responses.join(segments, on="customer", how="left")
+
+
+def _segments(insight: pl.DataFrame) -> pl.DataFrame:
+    return insight.select(
+        "customer",
+        "value_tier",
+        facts.visits_band(pl.col("visits_per_year")).alias("visits_band"),
+    )
+
+
+# --- full --------------------------------------------------------------------------------------
+
+
+def recompute_all(
+    *, as_of: dt.datetime | None = None, refit: bool = True, stop: threading.Event | None = None
+) -> RecomputeRun:
+    """Recompute every customer's facts and every summary table; returns the finished run.
+
+    Transaction: computing holds no lock; the writes happen in one atomic block at the end
+    (on SQLite that block holds the write lock, a few seconds per 100,000 customers).
+    """
+    started = timezone.now()
+    as_of = as_of or started
+    clock = _Clock()
+    calibration = None
+    if not refit:
+        previous = _last_run()
+        if previous is None:
+            raise ValueError("refit=False needs a previous full run to take the calibration from")
+        calibration = facts.Calibration.from_dict(previous.calibration)
+    touchpoint_mark = frames.max_id(Touchpoint)
+    response_mark = frames.max_id(Response)
+    customers = frames.load_customers()
+    touchpoints = frames.load_touchpoints(LOADED_KINDS)
+    clock.lap("load_touchpoints")
+    responses = frames.load_responses()
+    referrals = frames.load_referrals()
+    units = frames.load_units()
+    clock.lap("load_responses")
+    inputs = _inputs(customers, touchpoints, responses, referrals, as_of)
+    del touchpoints
+    customer_facts, calibration = facts.customer_facts(inputs, calibration)
+    insight = facts.insight_rows(customer_facts, as_of)
+    clock.lap("customer_facts")
+    if stop is not None and stop.is_set():
+        raise InterruptedError("stopped")
+
+    tz = enterprise_tz()
+    segmented = _with_segments(responses, _segments(customer_facts))
+    months = summaries.month_cells(segmented, units, tz)
+    cells = pl.concat(
+        [months, summaries.roll_up(months, "quarter"), summaries.roll_up(months, "year")],
+        how="vertical_relaxed",
+    )
+    groups = summaries.group_customers(customer_facts.rename({"state": "retention_state"}))
+    as_of_date = as_of.astimezone(tz).date()
+    current = summaries.current_mix_cells(groups, units, as_of_date)
+    scores = summaries.score_rows(pl.concat([cells.select(current.columns), current]))
+    matrix = summaries.matrix_rows(groups, units)
+    clock.lap("summaries")
+    driver_rows = _driver_rows(responses, tz)
+    clock.lap("drivers")
+    figures = _figures(inputs, customer_facts, as_of)
+    clock.lap("figures")
+
+    with transaction.atomic():
+        CustomerInsight.objects.all().delete()
+        frames.write_frame(CustomerInsight, insight)
+        ScoreSummary.objects.all().delete()
+        frames.write_frame(ScoreSummary, scores)
+        MatrixSummary.objects.all().delete()
+        frames.write_frame(MatrixSummary, matrix)
+        DriverResult.objects.all().delete()
+        frames.write_frame(DriverResult, driver_rows)
+        for key, value in figures.items():
+            InsightFigure.objects.update_or_create(
+                key=key, defaults={"value": value, "as_of": as_of}
+            )
+        clock.lap("write")
+        run = RecomputeRun.objects.create(
+            kind=RecomputeRun.Kind.FULL,
+            started_at=started,
+            finished_at=timezone.now(),
+            as_of=as_of,
+            touchpoint_watermark=touchpoint_mark,
+            response_watermark=response_mark,
+            customers=insight.height,
+            calibration=calibration.as_dict(),
+            timings=clock.timings,
+        )
+    log.info("insights: full recompute of %d customers in %s", insight.height, clock.timings)
+    return run
+
+
+# --- incremental -------------------------------------------------------------------------------
+
+
+def _last_run() -> RecomputeRun | None:
+    """The latest run with a calibration (full runs carry it; incremental runs copy it)."""
+    return RecomputeRun.objects.filter(finished_at__isnull=False).order_by("-pk").first()
+
+
+def recompute_incremental(
+    since: dt.datetime | None = None, *, as_of: dt.datetime | None = None
+) -> RecomputeRun:
+    """Bring the facts and summaries up to date with what was recorded since the last run.
+
+    `since` None: touchpoints and responses above the last run's id watermarks (fast: primary-key
+    ranges), plus responses completed since that run started. `since` a time: touchpoints
+    recorded (created_at) and responses completed since then (a scan: for repairs). Without a
+    previous run this is a full recompute. Transaction: as recompute_all.
+    """
+    previous = _last_run()
+    if previous is None:
+        return recompute_all(as_of=as_of)
+    started = timezone.now()
+    as_of = as_of or started
+    clock = _Clock()
+    calibration = facts.Calibration.from_dict(previous.calibration)
+    response_mark = frames.max_id(Response)
+    if since is None:
+        changed, touchpoint_mark = frames.customers_with_touchpoints_after(
+            previous.touchpoint_watermark
+        )
+        new_responses = frames.responses_after(previous.response_watermark, previous.started_at)
+    else:
+        changed = frames.customers_with_touchpoints_created_since(since)
+        touchpoint_mark = frames.max_id(Touchpoint)
+        new_responses = frames.load_responses(since=since)
+    changed = pl.concat(
+        [changed.cast(pl.Int64), new_responses["customer"].drop_nulls().cast(pl.Int64)]
+    ).unique()
+    referrals = frames.load_referrals()
+    affected = _with_referral_partners(changed, referrals)
+    clock.lap("find_changed")
+
+    ids = affected.to_list()
+    customers = frames.load_customer_ids(ids)
+    touchpoints = frames.load_touchpoints_of(ids, LOADED_KINDS)
+    responses = frames.load_responses_of(ids)
+    old = frames.load_insight_segments(ids)
+    partner_values = frames.load_insight_values(
+        referrals["referred"]
+        .drop_nulls()
+        .filter(referrals["customer"].is_in(affected.implode()))
+        .to_list()
+    )
+    clock.lap("load")
+    inputs = _inputs(customers, touchpoints, responses, referrals, as_of)
+    customer_facts, _cal = facts.customer_facts(inputs, calibration, partner_values)
+    insight = facts.insight_rows(customer_facts, as_of)
+    clock.lap("customer_facts")
+
+    tz = enterprise_tz()
+    new_segments = _segments(customer_facts)
+    moved = old.join(new_segments, on="customer", how="full", coalesce=True, suffix="_new").filter(
+        (pl.col("value_tier") != pl.col("value_tier_new")).fill_null(True)
+        | (pl.col("visits_band") != pl.col("visits_band_new")).fill_null(True)
+    )["customer"]
+    touched = pl.concat(
+        [
+            new_responses.select("ts"),
+            responses.filter(pl.col("customer").is_in(moved.implode())).select("ts"),
+        ]
+    )
+    month_list = sorted(
+        set(touched.select(summaries.month_start(pl.col("ts"), tz)).to_series().to_list())
+    )
+    month_responses = _responses_in_months(month_list, tz)
+    others = month_responses["customer"].drop_nulls().unique()
+    others = others.filter(~others.is_in(affected.implode()))
+    segments = pl.concat([new_segments, frames.load_insight_segments(others.to_list())])
+    units = frames.load_units()
+    months = summaries.month_cells(_with_segments(month_responses, segments), units, tz)
+    clock.lap("summaries")
+
+    with transaction.atomic():
+        frames.delete_where_in(CustomerInsight, "customer", ids)
+        frames.write_frame(CustomerInsight, insight)
+        _replace_month_cells(month_list, months, tz)
+        groups = frames.group_insights()
+        current = summaries.current_mix_cells(groups, units, as_of.astimezone(tz).date())
+        ScoreSummary.objects.filter(period_kind="current").delete()
+        frames.write_frame(ScoreSummary, summaries.score_rows(current))
+        MatrixSummary.objects.all().delete()
+        frames.write_frame(MatrixSummary, summaries.matrix_rows(groups, units))
+        clock.lap("write")
+        run = RecomputeRun.objects.create(
+            kind=RecomputeRun.Kind.INCREMENTAL,
+            started_at=started,
+            finished_at=timezone.now(),
+            as_of=as_of,
+            touchpoint_watermark=max(touchpoint_mark, previous.touchpoint_watermark),
+            response_watermark=max(response_mark, previous.response_watermark),
+            customers=insight.height,
+            calibration=previous.calibration,
+            timings=clock.timings,
+        )
+    log.info("insights: incremental recompute of %d customers in %s", insight.height, clock.timings)
+    return run
+
+
+def _with_referral_partners(changed: pl.Series, referrals: pl.DataFrame) -> pl.Series:
+    """Changed customers plus those whose referral facts they feed: the referrers of changed
+    friends (their brought value) and the friends of changed referrers (their referred_by)."""
+    ids = changed.implode()
+    partners = pl.concat(
+        [
+            referrals.filter(pl.col("referred").is_in(ids))["customer"],
+            referrals.filter(pl.col("customer").is_in(ids))["referred"].drop_nulls(),
+        ]
+    )
+    return pl.concat([changed.cast(pl.Int64), partners.cast(pl.Int64)]).unique().sort()
+
+
+def _month_bounds(month: dt.date, tz) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime(month.year, month.month, 1, tzinfo=tz)
+    following = dt.datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=tz)
+    return start, following
+
+
+def _responses_in_months(month_list: list[dt.date], tz) -> pl.DataFrame:
+    """Completed responses of these local months, one range query per run of adjacent months."""
+    parts = []
+    i = 0
+    while i < len(month_list):
+        j = i
+        while (
+            j + 1 < len(month_list)
+            and _month_bounds(month_list[j], tz)[1] == _month_bounds(month_list[j + 1], tz)[0]
+        ):
+            j += 1
+        since = _month_bounds(month_list[i], tz)[0]
+        until = _month_bounds(month_list[j], tz)[1]
+        parts.append(frames.load_responses(since=since, until=until))
+        i = j + 1
+    if not parts:
+        return pl.DataFrame(schema=frames.RESPONSE_SCHEMA)
+    return pl.concat(parts)
+
+
+def _replace_month_cells(month_list: list[dt.date], months: pl.DataFrame, tz) -> None:
+    """Swap in the rebuilt month cells, then rebuild their quarters and years from the months."""
+    if not month_list:
+        return
+    ScoreSummary.objects.filter(period_kind="month", period_start__in=month_list).delete()
+    frames.write_frame(ScoreSummary, summaries.score_rows(months))
+    for kind in ("quarter", "year"):
+        starts = (
+            pl.DataFrame({"m": month_list}, schema={"m": pl.Date})
+            .select(
+                pl.col("m").cast(pl.Datetime).dt.truncate(summaries.PERIOD_KINDS[kind]).dt.date()
+            )
+            .to_series()
+            .unique()
+            .to_list()
+        )
+        for start in starts:
+            end = _period_end(start, kind)
+            stored = frames.load_month_cells(start, end)
+            rolled = summaries.roll_up(stored, kind)
+            ScoreSummary.objects.filter(period_kind=kind, period_start=start).delete()
+            frames.write_frame(ScoreSummary, summaries.score_rows(rolled))
+
+
+def _period_end(start: dt.date, kind: str) -> dt.date:
+    months = 3 if kind == "quarter" else 12
+    total = start.month - 1 + months
+    return dt.date(start.year + total // 12, total % 12 + 1, 1)
+
+
+# --- drivers and figures (full runs) -----------------------------------------------------------
+
+DRIVER_TARGETS = {
+    # target → (column, survey items that are part of the target itself and so not drivers)
+    "recommend": ("nps_score", ("nps", "eng.recommend")),
+    "engagement": ("engagement", ("nps",)),
+}
+CONTEXTS = ("visit_type", "day_type", "daypart")
+TOUCHPOINT_DRIVERS = ("amount_log", "comeback")
+
+
+def _driver_rows(responses: pl.DataFrame, tz) -> pl.DataFrame:
+    """DriverResult rows for both targets, all contexts."""
+    answers = frames.load_answers()
+    touch = frames.load_response_touchpoints()
+    wide = (
+        answers.pivot(on="item", index="response", values="value", aggregate_function="first")
+        if answers.height
+        else pl.DataFrame(schema={"response": pl.Int64})
+    )
+    items = [c for c in wide.columns if c != "response"]
+    data = (
+        responses.select(
+            pl.col("id").alias("response"),
+            "ts",
+            "touchpoint",
+            "nps_score",
+            ((3 * pl.col("loyalty") + 8 * pl.col("attachment")) / 11).alias("engagement"),
+        )
+        .join(wide, on="response", how="left")
+        .join(touch, on="touchpoint", how="left")
+    )
+    when = frames.local_datetime(pl.coalesce("tp_ts", "ts"), tz)
+    data = data.with_columns(
+        drivers.day_type(when.dt.weekday()).alias("day_type"),
+        drivers.daypart(when.dt.hour()).alias("daypart"),
+        pl.col("amount").log1p().alias("amount_log"),
+        pl.when(pl.col("touchpoint").is_null() | pl.col("tp_ts").is_null())
+        .then(None)
+        .otherwise(pl.col("comeback").is_in(["true", "1", "True"]).cast(pl.Float64))
+        .alias("comeback"),
+    )
+    rows = []
+    for target, (column, own) in DRIVER_TARGETS.items():
+        subset = data.filter(pl.col(column).is_not_null())
+        if subset.height > MAX_DRIVER_RESPONSES:
+            subset = subset.sample(MAX_DRIVER_RESPONSES, seed=2009)
+        candidates = [
+            i
+            for i in items
+            if i not in own
+            and not (target == "engagement" and i.startswith("eng."))
+            and subset[i].null_count() <= subset.height / 2
+        ]
+        candidates += [d for d in TOUCHPOINT_DRIVERS if subset[d].null_count() <= subset.height / 2]
+        for model in drivers.fit_by_context(
+            subset.rename({column: target}), target, candidates, CONTEXTS
+        ):
+            rows.extend(_driver_model_rows(model))
+    return pl.DataFrame(
+        rows,
+        schema={
+            "target": pl.String,
+            "context_kind": pl.String,
+            "context_value": pl.String,
+            "driver": pl.String,
+            "status": pl.String,
+            "n": pl.Int64,
+            "r2": pl.Float64,
+            "weight": pl.Float64,
+            "low": pl.Float64,
+            "high": pl.Float64,
+            "beta": pl.Float64,
+            "p_value": pl.Float64,
+            "significant": pl.Boolean,
+        },
+        orient="row",
+    )
+
+
+def _driver_model_rows(model: drivers.DriverModel) -> list[tuple]:
+    head = (model.target, model.context_kind, model.context_value)
+    if model.status != drivers.OK:
+        return [(*head, "", model.status, model.n, None, None, None, None, None, None, False)]
+    return [
+        (*head, w.driver, model.status, model.n, model.r2, w.weight, w.low, w.high, w.beta,
+         w.p_value, w.significant)
+        for w in model.drivers
+    ]  # fmt: skip
+
+
+def _figures(
+    inputs: facts.Inputs, customer_facts: pl.DataFrame, as_of: dt.datetime
+) -> dict[str, dict]:
+    """The referral share of new customers and the retention economics, from the last year."""
+    day = inputs.as_of_day
+    tp = inputs.touchpoints.filter(pl.col("day") <= day)
+    visits = tp.filter(pl.col("kind").is_in(list(VISIT_KINDS)))
+    referred = first_referrals(inputs.referrals)["referred"]
+    share = referral_share(customer_facts.select("customer", "first_day"), referred, day - 364, day)
+    ids = customer_facts["customer"]
+    before = ids.is_in(
+        visits.filter(pl.col("day").is_between(day - 729, day - 365))["customer"].implode()
+    ).to_numpy()
+    recent = ids.is_in(visits.filter(pl.col("day") > day - 365)["customer"].implode()).to_numpy()
+    profit = (
+        customer_facts.select("customer")
+        .join(
+            tp.filter(pl.col("day") > day - 365)
+            .group_by("customer")
+            .agg(
+                pl.when(pl.col("margin").is_not_null())
+                .then(pl.col("margin"))
+                .otherwise(pl.col("amount") * inputs.default_margin_rate)
+                .fill_null(0.0)
+                .sum()
+                .alias("p")
+            ),
+            on="customer",
+            how="left",
+        )["p"]
+        .fill_null(0.0)
+        .to_numpy()
+    )
+    econ = economics.retention_what_if(economics.observed_inputs(before, recent, profit))
+    brought = customer_facts.filter(pl.col("referred_customers") > 0)
+    return {
+        "referrals": {
+            "window_days": 365,
+            "new_customers": 0 if share is None else share.n,
+            "share": None if share is None else share.estimate,
+            "low": None if share is None else share.low,
+            "high": None if share is None else share.high,
+            "small_sample": True if share is None else share.small_sample,
+            "referrers": brought.height,
+            "referred_customers": int(brought["referred_customers"].sum()),
+            "referred_value": float(brought["referred_value"].sum()),
+        },
+        "economics": _finite(econ.as_dict()),
+    }
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: such figures become null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --- reads for other apps ----------------------------------------------------------------------
+
+
+def value_tier_for(customer_id: int) -> str | None:
+    """The customer's value tier from the last run (platinum/gold/silver/bronze), or None."""
+    return (
+        CustomerInsight.objects.filter(customer_id=customer_id)
+        .values_list("value_tier", flat=True)
+        .first()
+    )
+
+
+def value_tiers_for(customer_ids: Iterable[int]) -> dict[int, str]:
+    """Value tiers of many customers in one query (for lists of cases)."""
+    return dict(
+        CustomerInsight.objects.filter(customer_id__in=list(customer_ids)).values_list(
+            "customer_id", "value_tier"
+        )
+    )

@@ -1,0 +1,266 @@
+"""What the insights job writes and the dashboards read.
+
+Nothing here is computed on a page view: rapport.insights.jobs fills these tables from columnar
+loads of touchpoints, responses and customers (rapport.insights.frames) with the plain measures
+of rapport.insights.{measures,retention,advocates,drivers}. docs/guide/insights.md describes every
+table for the people who build pages on them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from rapport.customers.models import Customer
+from rapport.org.models import OrgUnit
+
+
+class RecomputeRun(models.Model):
+    """One run of the job: when, up to which records, and the calibration it used.
+
+    `calibration` holds what makes a customer's facts comparable with everyone else's — the
+    fitted lifetime-value models, the RFM and value-tier cut points and the fallback visit
+    cadence — so an incremental run scores new customers on the last full run's scale.
+    """
+
+    class Kind(models.TextChoices):
+        FULL = "full", _("Full")
+        INCREMENTAL = "incremental", _("Incremental")
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    as_of = models.DateTimeField(_("as of"))
+    touchpoint_watermark = models.BigIntegerField(default=0)  # highest touchpoint id seen
+    response_watermark = models.BigIntegerField(default=0)  # highest response id seen
+    customers = models.PositiveIntegerField(default=0)  # customer facts written
+    calibration = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)  # seconds per step
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        verbose_name = _("insights recompute")
+        verbose_name_plural = _("insights recomputes")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class CustomerInsight(models.Model):
+    """Per-customer facts, one row per (unmerged) customer with any touchpoint or response."""
+
+    class Retention(models.TextChoices):
+        RETAINED = "retained", _("Retained")
+        AT_RISK = "at_risk", _("At risk")
+        LOST = "lost", _("Lost")
+        NO_VISITS = "no_visits", _("No visits")
+
+    class Cell(models.TextChoices):
+        ADVOCATE = "advocate", _("Advocates")
+        LOCKED_IN = "locked_in", _("Locked in")
+        AT_RISK = "at_risk", _("At risk")
+        LOST = "lost", _("Lost")
+        UNMEASURED = "unmeasured", _("Retained, loyalty not measured")
+        NO_VISITS = "no_visits", _("No visits")
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="insight"
+    )
+    home_unit = models.ForeignKey(
+        OrgUnit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    as_of = models.DateTimeField(_("as of"))
+    # Behaviour: visits are distinct local days with a purchase or service touchpoint.
+    visits = models.PositiveIntegerField(_("visits"), default=0)
+    first_visit = models.DateField(_("first visit"), null=True, blank=True)
+    last_visit = models.DateField(_("last visit"), null=True, blank=True)
+    days_since_visit = models.IntegerField(_("days since last visit"), null=True, blank=True)
+    expected_gap_days = models.FloatField(_("expected gap (days)"), null=True, blank=True)
+    gap_is_fallback = models.BooleanField(_("expected gap from fallback"), default=False)
+    visits_per_year = models.FloatField(_("service visits a year"), null=True, blank=True)
+    retention_state = models.CharField(
+        _("retention"), max_length=12, choices=Retention.choices, db_index=True
+    )
+    # Attitude: the latest engagement and NPS answers.
+    engagement_tier = models.CharField(_("engagement tier"), max_length=20, blank=True, default="")
+    engagement_at = models.DateTimeField(null=True, blank=True)
+    loyalty = models.FloatField(null=True, blank=True)
+    attachment = models.FloatField(null=True, blank=True)
+    nps_score = models.SmallIntegerField(null=True, blank=True)
+    nps_class = models.CharField(max_length=10, blank=True, default="")
+    matrix_cell = models.CharField(
+        _("retention × loyalty"), max_length=12, choices=Cell.choices, db_index=True
+    )
+    prompted_returns = models.PositiveIntegerField(default=0)
+    returns = models.PositiveIntegerField(default=0)
+    lock_in_flag = models.BooleanField(_("returns follow lock-in events"), default=False)
+    # Value.
+    revenue = models.FloatField(default=0.0)
+    profit = models.FloatField(_("profit contribution"), default=0.0)
+    frequency = models.FloatField(default=0.0)  # BG/NBD x, t_x, T in weeks; mean repeat spend
+    recency = models.FloatField(default=0.0)
+    age = models.FloatField(default=0.0)
+    monetary = models.FloatField(default=0.0)
+    p_alive = models.FloatField(_("P(alive)"), null=True, blank=True)
+    clv = models.FloatField(_("lifetime value"), default=0.0)
+    rfm_recency = models.SmallIntegerField(default=1)
+    rfm_frequency = models.SmallIntegerField(default=1)
+    rfm_monetary = models.SmallIntegerField(default=1)
+    rfm_code = models.CharField(max_length=3, default="111")
+    value_tier = models.CharField(_("value tier"), max_length=8, db_index=True)
+    # Advocacy.
+    referrals = models.PositiveIntegerField(default=0)
+    referred_customers = models.PositiveIntegerField(default=0)
+    referred_value = models.FloatField(default=0.0)
+    referred_by = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("customer insight")
+        verbose_name_plural = _("customer insights")
+        indexes = [
+            models.Index(fields=["home_unit", "matrix_cell"], name="ci_unit_cell"),
+            models.Index(fields=["home_unit", "value_tier"], name="ci_unit_tier"),
+            models.Index(fields=["-clv"], name="ci_clv"),
+        ]
+
+    def __str__(self) -> str:
+        return f"insight {self.customer_id}"
+
+
+class ScoreSummary(models.Model):
+    """A score for one cell: measure × period × dimension value, with its sufficient statistics
+    (so cells can be added up) and its 95% interval.
+
+    measure: nps, csat, ces, ces_easy, csi, loyalty, attachment, tier.<tier>
+    period_kind: month, quarter, year (responses completed in the period, enterprise time zone),
+                 or current (customers by their latest answer, as of the run)
+    dimension: all (key ""), unit (key = unit id; a unit counts its whole subtree),
+               value_tier, visits_band, channel (key = the value)
+    Statistics: NPS n = a + b + c (promoters, passives, detractors); a share a successes of n;
+    a mean n values with sum `total` and sum of squares `squares`.
+    """
+
+    measure = models.CharField(max_length=40)
+    period_kind = models.CharField(max_length=8)
+    period_start = models.DateField()
+    dimension = models.CharField(max_length=20)
+    key = models.CharField(max_length=64, blank=True, default="")
+    n = models.PositiveIntegerField()
+    a = models.PositiveIntegerField(default=0)
+    b = models.PositiveIntegerField(default=0)
+    c = models.PositiveIntegerField(default=0)
+    total = models.FloatField(default=0.0)
+    squares = models.FloatField(default=0.0)
+    estimate = models.FloatField(null=True)
+    low = models.FloatField(null=True)
+    high = models.FloatField(null=True)
+    small_sample = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dimension", "key", "measure", "period_kind", "period_start"],
+                name="score_summary_cell",
+            )
+        ]
+        indexes = [models.Index(fields=["period_kind", "period_start"], name="ss_period")]
+
+    def __str__(self) -> str:
+        return f"{self.measure} {self.period_kind} {self.period_start} {self.dimension}={self.key}"
+
+
+class MatrixSummary(models.Model):
+    """Customers per retention state × engagement tier, by dimension (all / unit / value_tier),
+    with their lifetime value: the retention × loyalty matrix and its value at risk."""
+
+    dimension = models.CharField(max_length=20)
+    key = models.CharField(max_length=64, blank=True, default="")
+    retention_state = models.CharField(max_length=12)
+    engagement_tier = models.CharField(max_length=20, blank=True, default="")
+    cell = models.CharField(max_length=12)
+    customers = models.PositiveIntegerField()
+    lock_in_flagged = models.PositiveIntegerField(default=0)
+    clv = models.FloatField(default=0.0)
+    profit = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dimension", "key", "retention_state", "engagement_tier"],
+                name="matrix_summary_cell",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dimension}={self.key} {self.retention_state}/{self.engagement_tier}"
+
+
+class DriverResult(models.Model):
+    """How much one driver moves one target in one context (rapport.insights.drivers).
+
+    A context with too few responses gets one row with driver "" and status too_few: shown,
+    never silently missing.
+    """
+
+    target = models.CharField(max_length=20)  # recommend, engagement
+    context_kind = models.CharField(max_length=20)  # all, visit_type, day_type, daypart
+    context_value = models.CharField(max_length=40, blank=True, default="")
+    driver = models.CharField(max_length=80, blank=True, default="")
+    status = models.CharField(max_length=10)  # ok, too_few
+    n = models.PositiveIntegerField()
+    r2 = models.FloatField(null=True)
+    weight = models.FloatField(null=True)  # share of R² (relative weight), 0–1
+    low = models.FloatField(null=True)
+    high = models.FloatField(null=True)
+    beta = models.FloatField(null=True)  # standardised coefficient
+    p_value = models.FloatField(null=True)  # Holm-adjusted
+    significant = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["target", "context_kind", "context_value", "-weight"]
+
+    def __str__(self) -> str:
+        return f"{self.target}/{self.context_kind}={self.context_value}: {self.driver}"
+
+
+class InsightFigure(models.Model):
+    """A named figure of the last run that is not a table: referral share, economics inputs,
+    the benchmark comparison. `value` is a JSON object documented in docs/guide/insights.md."""
+
+    key = models.CharField(max_length=40, unique=True)
+    value = models.JSONField(default=dict)
+    as_of = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class CompetitorBenchmark(models.Model):
+    """A competitor's published or bought figures, entered by a user, with where they came from."""
+
+    name = models.CharField(_("competitor"), max_length=200)
+    period = models.CharField(_("period"), max_length=40, help_text=_("e.g. 2025 or 2025-H1"))
+    source = models.CharField(_("source"), max_length=300)
+    n = models.PositiveIntegerField(_("respondents"), null=True, blank=True)
+    fully_engaged = models.FloatField(_("fully engaged share"), null=True, blank=True)
+    engaged = models.FloatField(_("engaged share"), null=True, blank=True)
+    indifferent = models.FloatField(_("indifferent share"), null=True, blank=True)
+    actively_disengaged = models.FloatField(_("actively disengaged share"), null=True, blank=True)
+    nps = models.FloatField(_("NPS"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "period"]
+        verbose_name = _("competitor benchmark")
+        verbose_name_plural = _("competitor benchmarks")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.period}"

@@ -1,0 +1,173 @@
+"""The rows of the summary tables (ScoreSummary, MatrixSummary) from columnar facts.
+
+Plain polars: rapport.insights.jobs feeds it responses (with their customers' segments) and the
+customer facts grouped by unit, value tier, retention state and engagement tier, and writes what
+comes out. Units count their whole subtree: a response or customer of a branch also counts for
+its region and the enterprise (each unit's `lineage` is its path of ids).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import polars as pl
+
+from rapport.insights import measures
+from rapport.insights.frames import local_datetime
+from rapport.surveys import scoring
+
+SEGMENT_DIMENSIONS = ("value_tier", "visits_band", "channel")
+PERIOD_KINDS = {"quarter": "1q", "year": "1y"}
+CELL_KEYS = ("measure", "period_kind", "period_start", "dimension", "key")
+GROUP_COLUMNS = ("home_unit", "value_tier", "retention_state", "engagement_tier", "matrix_cell")
+GROUP_SUMS = ("customers", "lock_in_flagged", "clv", "profit")
+
+
+def month_start(ts: pl.Expr, tz: zoneinfo.ZoneInfo) -> pl.Expr:
+    return local_datetime(ts, tz).dt.truncate("1mo").dt.date()
+
+
+def _by_dimension(frame: pl.DataFrame, units: pl.DataFrame, unit_column: str) -> pl.DataFrame:
+    """Repeat each row once per dimension it counts in, with (dimension, key)."""
+    parts = [frame.with_columns(pl.lit("all").alias("dimension"), pl.lit("").alias("key"))]
+    lineage = units.select(pl.col("id").alias(unit_column), "lineage")
+    parts.append(
+        frame.filter(pl.col(unit_column).is_not_null())
+        .join(lineage, on=unit_column, how="inner")
+        .explode("lineage", empty_as_null=False)
+        .with_columns(
+            pl.lit("unit").alias("dimension"), pl.col("lineage").cast(pl.String).alias("key")
+        )
+        .drop("lineage")
+    )
+    for column in SEGMENT_DIMENSIONS:
+        if column in frame.columns:
+            parts.append(
+                frame.filter(pl.col(column).is_not_null() & (pl.col(column) != "")).with_columns(
+                    pl.lit(column).alias("dimension"), pl.col(column).cast(pl.String).alias("key")
+                )
+            )
+    return pl.concat(parts, how="vertical")
+
+
+def month_cells(
+    responses: pl.DataFrame, units: pl.DataFrame, tz: zoneinfo.ZoneInfo
+) -> pl.DataFrame:
+    """Statistics per (measure, month, dimension, key) from responses with columns ts, unit,
+    channel, value_tier, visits_band and the score columns."""
+    keyed = responses.select(
+        month_start(pl.col("ts"), tz).alias("period_start"),
+        "unit",
+        *[c for c in SEGMENT_DIMENSIONS if c in responses.columns],
+        "nps_class",
+        "csat",
+        "ces",
+        "csi_index",
+        "loyalty",
+        "attachment",
+        "tier",
+    )
+    contributions = measures.response_contributions(keyed)
+    spread = _by_dimension(contributions, units, "unit")
+    cells = measures.cell_statistics(spread, ["period_start", "dimension", "key"])
+    return cells.with_columns(pl.lit("month").alias("period_kind"))
+
+
+def roll_up(months: pl.DataFrame, period_kind: str) -> pl.DataFrame:
+    """Quarter or year cells from month cells, by adding their statistics."""
+    every = PERIOD_KINDS[period_kind]
+    shifted = months.with_columns(
+        pl.col("period_start").cast(pl.Datetime).dt.truncate(every).dt.date()
+    )
+    cells = measures.add_statistics(shifted, ["period_start", "dimension", "key"])
+    return cells.with_columns(pl.lit(period_kind).alias("period_kind"))
+
+
+def score_rows(cells: pl.DataFrame) -> pl.DataFrame:
+    """Cells with intervals, as ScoreSummary columns."""
+    return measures.with_intervals(cells).select(
+        *CELL_KEYS,
+        *[pl.col(c).cast(pl.Int64) for c in ("n", "a", "b", "c")],
+        pl.col("total").cast(pl.Float64),
+        pl.col("squares").cast(pl.Float64),
+        "estimate",
+        "low",
+        "high",
+        "small_sample",
+    )
+
+
+def group_customers(facts: pl.DataFrame) -> pl.DataFrame:
+    """Customer facts counted per GROUP_COLUMNS, with flagged lock-ins, CLV and profit summed."""
+    return facts.group_by(*GROUP_COLUMNS).agg(
+        pl.len().cast(pl.Int64).alias("customers"),
+        pl.col("lock_in_flag").cast(pl.Int64).sum().alias("lock_in_flagged"),
+        pl.col("clv").sum(),
+        pl.col("profit").sum(),
+    )
+
+
+def _spread_groups(groups: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
+    frame = groups.with_columns(pl.col("home_unit").cast(pl.Int64))
+    parts = [frame.with_columns(pl.lit("all").alias("dimension"), pl.lit("").alias("key"))]
+    lineage = units.select(pl.col("id").alias("home_unit"), "lineage")
+    parts.append(
+        frame.filter(pl.col("home_unit").is_not_null())
+        .join(lineage, on="home_unit", how="inner")
+        .explode("lineage", empty_as_null=False)
+        .with_columns(
+            pl.lit("unit").alias("dimension"), pl.col("lineage").cast(pl.String).alias("key")
+        )
+        .drop("lineage")
+    )
+    parts.append(
+        frame.with_columns(
+            pl.lit("value_tier").alias("dimension"), pl.col("value_tier").alias("key")
+        )
+    )
+    return pl.concat(parts, how="vertical")
+
+
+def matrix_rows(groups: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
+    """MatrixSummary rows: by all / unit (subtree) / value tier × retention state × tier."""
+    spread = _spread_groups(groups, units)
+    return (
+        spread.group_by("dimension", "key", "retention_state", "engagement_tier")
+        .agg(
+            pl.col("matrix_cell").first().alias("cell"),
+            pl.col("customers").sum(),
+            pl.col("lock_in_flagged").sum(),
+            pl.col("clv").sum(),
+            pl.col("profit").sum(),
+        )
+        .sort("dimension", "key", "retention_state", "engagement_tier")
+    )
+
+
+def current_mix_cells(groups: pl.DataFrame, units: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Engagement mix of customers by their latest tier ("current" cells), by all / unit / value
+    tier: measure tier.<tier>, a customers in the tier, n customers with any tier."""
+    spread = _spread_groups(groups, units).filter(
+        pl.col("engagement_tier").is_in(list(scoring.TIERS))
+    )
+    totals = spread.group_by("dimension", "key").agg(pl.col("customers").sum().alias("n"))
+    counts = spread.group_by("dimension", "key", "engagement_tier").agg(
+        pl.col("customers").sum().alias("a")
+    )
+    tiers = pl.DataFrame({"engagement_tier": list(scoring.TIERS)})
+    cells = (
+        totals.join(tiers, how="cross")
+        .join(counts, on=["dimension", "key", "engagement_tier"], how="left")
+        .with_columns(
+            ("tier." + pl.col("engagement_tier")).alias("measure"),
+            pl.col("a").fill_null(0),
+            pl.lit(0, dtype=pl.Int64).alias("b"),
+            pl.lit(0, dtype=pl.Int64).alias("c"),
+            pl.lit(0.0).alias("total"),
+            pl.lit(0.0).alias("squares"),
+            pl.lit("current").alias("period_kind"),
+            pl.lit(as_of).alias("period_start"),
+        )
+    )
+    return cells.select(*CELL_KEYS, "n", "a", "b", "c", "total", "squares")

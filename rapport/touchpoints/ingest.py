@@ -1,0 +1,398 @@
+"""Writing touchpoints: the one path the import command, the API and the demo generator call.
+
+Built for tens of millions of rows: a reader thread validates the next batch
+(rapport.touchpoints.records, against lookups loaded once) and formats its rows while this thread
+writes the current one; customers are resolved per batch with one IN query per key, for ids not
+seen in an earlier batch of the same transaction (rapport.customers.ingest.resolve_batch); new
+customers and identities go in by plain SQL; and rows go in with one `executemany`
+`INSERT ... ON CONFLICT (source_id, external_id) DO NOTHING` per batch (straight through the
+sqlite3 driver on SQLite) — no ORM object per row. Sending a record again is therefore a no-op,
+counted as a duplicate.
+
+When outcomes are wanted (the API), or a webhook/in-process handler listens for
+"touchpoint.created", rows go in with multi-row `INSERT ... RETURNING` instead, so that each
+created touchpoint's id is known; the events are emitted in the same transaction.
+Transactions per mode: see rapport.customers.ingest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from rapport.core import events
+from rapport.core.ingestion import (
+    IngestReport,
+    Outcome,
+    Problem,
+    RejectHook,
+    Tally,
+    check_mode,
+    line_of,
+    read_error,
+)
+from rapport.customers.ingest import (
+    KnownIdentities,
+    Ref,
+    Resolved,
+    create_review,
+    identity_map,
+    insert_customers,
+    link_identities,
+    plain,
+    resolve_batch,
+    run_batches,
+    source_for,
+)
+from rapport.customers.models import Customer, IdentityReview
+from rapport.integrations.models import WebhookSubscription
+from rapport.org.models import OrgUnit, Staff
+from rapport.touchpoints.kinds import BUILTIN_KINDS
+from rapport.touchpoints.models import Touchpoint, TouchpointKind
+from rapport.touchpoints.records import Lookups, Parser
+from rapport.touchpoints.records import Touchpoint as Parsed
+
+__all__ = ["IngestReport", "Outcome", "Problem", "ingest_touchpoints"]
+
+EVENT = "touchpoint.created"
+COLUMNS = (
+    "customer_id", "source_id", "created_at", "occurred_at", "channel", "kind", "external_id",
+    "unit_id", "staff_id", "amount", "margin", "currency", "context",
+)  # fmt: skip
+EXT = COLUMNS.index("external_id")
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+RETURNING_CHUNK = 2000  # rows per multi-row INSERT: 26,000 parameters, under both backends' caps
+
+
+def lookups() -> Lookups:
+    units = {
+        code: (pk, zoneinfo.ZoneInfo(tz))
+        for code, pk, tz in OrgUnit.objects.values_list("code", "id", "time_zone")
+    }
+    root = OrgUnit.enterprise()
+    default_tz = zoneinfo.ZoneInfo(root.time_zone if root else settings.RAPPORT_DEFAULT_TIME_ZONE)
+    return Lookups(
+        units=units,
+        staff=dict(Staff.objects.values_list("code", "id")),
+        kinds=frozenset(BUILTIN_KINDS)
+        | frozenset(TouchpointKind.objects.values_list("code", flat=True)),
+        default_tz=default_tz,
+        latest=timezone.now() + dt.timedelta(days=settings.RAPPORT_MAX_FUTURE_DAYS),
+    )
+
+
+def events_wanted() -> bool:
+    """Whether anyone listens for touchpoint.created; checked once per ingestion."""
+    if events.has_handlers(EVENT):
+        return True
+    return any(s.wants(EVENT) for s in WebhookSubscription.objects.filter(active=True))
+
+
+def ingest_touchpoints(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    source: str,
+    mode: str = "all_or_nothing",
+    keep_outcomes: bool = False,
+    progress: Callable[[int], None] | None = None,
+    emit_events: bool = True,
+    on_reject: RejectHook | None = None,
+    assign: Customer | None = None,
+) -> IngestReport:
+    """Validate and write touchpoint records from `source` (created when unknown).
+
+    mode: "all_or_nothing" (one transaction; any rejected record → nothing written, every record
+    still validated), "skip_invalid" (write the good, commit per batch), "per_record" (the API:
+    skip_invalid with outcomes). `progress(n)` is called after each batch with its size;
+    `on_reject(record, problems)` for every rejected record (the import's rejects file).
+    `assign` (resolving a review) writes the records to that customer without matching.
+    """
+    check_mode(mode)
+    writer = _Writer(
+        source, keep_outcomes or mode == "per_record", emit_events, on_reject, assign, mode
+    )
+    return run_batches(
+        records, mode, writer.tally, writer.process, progress, writer.prepare, writer.parse
+    )
+
+
+# A parsed record: (index, record, canonical values, the row's columns after the first three),
+# the latter formatted by the reader thread so that the writing thread only adds the customer.
+Item = tuple[int, Mapping[str, Any], Parsed, tuple[Any, ...]]
+# What the reader thread hands over per batch: the rejected records, then the parsed ones.
+ParsedBatch = tuple[list[tuple[int, Mapping[str, Any], list[Problem]]], list[Item]]
+
+
+class _Writer:
+    def __init__(
+        self,
+        source: str,
+        keep_outcomes: bool,
+        emit_events: bool,
+        on_reject: RejectHook | None,
+        assign: Customer | None,
+        mode: str,
+    ) -> None:
+        self.tally = Tally(keep_outcomes, on_reject)
+        self.source_code = source
+        self.parser = Parser(lookups())
+        self.contexts: dict[tuple[Any, ...], str] = {}
+        self.events = emit_events and events_wanted()
+        self.detailed = keep_outcomes or self.events
+        self.assign = assign
+        # One transaction for the whole input: identities seen in one batch hold for the next.
+        self.known = KnownIdentities() if mode == "all_or_nothing" else None
+        self.postgres = connection.vendor == "postgresql"
+        qn = connection.ops.quote_name
+        self.table = qn(Touchpoint._meta.db_table)
+        self.columns = ", ".join(qn(c) for c in COLUMNS)
+        self.row_sql = (
+            "("
+            + ", ".join(
+                ["%s::jsonb" if c == "context" and self.postgres else "%s" for c in COLUMNS]
+            )
+            + ")"
+        )
+        self.conflict = f" ON CONFLICT ({qn('source_id')}, {qn('external_id')}) DO NOTHING"
+        self.insert_sql = f"INSERT INTO {self.table} ({self.columns}) VALUES {self.row_sql}" + (
+            self.conflict
+        )
+        self.qmark_insert_sql = self.insert_sql.replace("%s", "?")
+
+    def prepare(self) -> None:
+        """Find or create the source, inside the import's transaction when all-or-nothing."""
+        self.source, self.tally.report.source_created = source_for(self.source_code)
+
+    def parse(self, batch: list[tuple[int, Mapping[str, Any]]]) -> ParsedBatch:
+        """Validate a batch and format its rows; runs on the reader thread (no database)."""
+        parse, encode = self.parser.parse, self.encode_context
+        sqlite = not self.postgres
+        rejected: list[tuple[int, Mapping[str, Any], list[Problem]]] = []
+        parsed: list[Item] = []
+        for index, record in batch:
+            result = read_error(index, record) or parse(record, line_of(index, record))
+            if type(result) is list:
+                rejected.append((index, record, result))
+                continue
+            tp: Parsed = result  # type: ignore[assignment]
+            occurred: Any = tp.occurred_at
+            amount: Any = tp.amount
+            margin: Any = tp.margin
+            if sqlite:  # what Django's SQLite backend stores: naive UTC text, decimals as text
+                occurred = occurred.replace(tzinfo=None).isoformat(" ")
+                amount = None if amount is None else str(amount)
+                margin = None if margin is None else str(margin)
+            tail = (
+                occurred, tp.channel, tp.kind, tp.external_id, tp.unit_id, tp.staff_id, amount,
+                margin, tp.currency, encode(tp.context) if tp.context else "{}",
+            )  # fmt: skip
+            parsed.append((index, record, tp, tail))
+        return rejected, parsed
+
+    def process(self, batch: ParsedBatch, write: bool) -> None:
+        rejected, parsed = batch
+        reject = self.tally.reject
+        for index, record, problems in rejected:
+            reject(index, record, problems)
+        if write and parsed:
+            self.write(parsed)
+
+    def resolve(self, parsed: list[Item]) -> Resolved:
+        refs = [Ref(tp[1], tp[2], tp[3], i) for i, (_x, _r, tp, _t) in enumerate(parsed)]
+        if self.assign is None:
+            return resolve_batch(self.source.pk, refs, settings.RAPPORT_DEFAULT_REGION, self.known)
+        resolved = Resolved(customer={r.index: self.assign.pk for r in refs})
+        exts = {r.external_id for r in refs if r.external_id}
+        known = identity_map(self.source.pk, exts)
+        resolved.links = {e: self.assign.pk for e in exts - set(known)}
+        return resolved
+
+    def write(self, parsed: list[Item]) -> None:
+        tally = self.tally
+        resolved = self.resolve(parsed)
+        ids: dict[int, int] = {}
+        if resolved.new:
+            new = [
+                (tp.customer_name, tp.customer_email, resolved.phones.get(i, ""), tp.unit_id)
+                for i in resolved.new.values()
+                for tp in (parsed[i][2],)
+            ]
+            ids = dict(zip(resolved.new, insert_customers(new), strict=True))
+        if resolved.links:
+            links = {e: ids.get(c, c) for e, c in resolved.links.items()}
+            link_identities(self.source.pk, links)
+            if self.known is not None:
+                self.known.remember(links)
+        if resolved.ambiguous:
+            self.to_review(parsed, resolved)
+
+        now = timezone.now()
+        head = (self.source.pk, now if self.postgres else now.replace(tzinfo=None).isoformat(" "))
+        rows: list[tuple[Any, ...]] = []
+        kept: list[int] = []  # position in `parsed` of each row
+        customer, errors, ambiguous = resolved.customer, resolved.errors, resolved.ambiguous
+        if not errors and not ambiguous and not ids:  # the common case: everyone known
+            rows = [(customer[pos], *head, *item[3]) for pos, item in enumerate(parsed)]
+            kept = list(range(len(parsed)))
+        else:
+            for pos, (index, record, _tp, tail) in enumerate(parsed):
+                if pos in errors:
+                    p = errors[pos]
+                    tally.reject(
+                        index,
+                        record,
+                        [Problem(line_of(index, record), "customer_" + (p.field or ""), p.message)],
+                    )
+                    continue
+                if pos in ambiguous:
+                    continue
+                key = customer[pos]
+                rows.append((ids.get(key, key), *head, *tail))
+                kept.append(pos)
+        if not rows:
+            return
+        if not self.detailed:
+            created = self.insert(rows)
+            tally.count("created", created)
+            tally.count("duplicate", len(rows) - created)
+            return
+        created_ids = self.insert_returning(rows)
+        first = dict(created_ids)
+        repeats = [row[EXT] for row in rows if row[EXT] not in created_ids]
+        stored = (
+            dict(
+                Touchpoint.objects.filter(source=self.source, external_id__in=repeats).values_list(
+                    "external_id", "id"
+                )
+            )
+            if repeats
+            else {}
+        )
+        payloads = []
+        for row, pos in zip(rows, kept, strict=True):
+            index, _record, tp, _tail = parsed[pos]
+            ext = row[EXT]
+            tp_id = created_ids.pop(ext, None)
+            if tp_id is None:  # stored before, or repeated within this batch
+                tally.add(index, "duplicate", stored.get(ext) or first.get(ext))
+                continue
+            tally.add(index, "created", tp_id)
+            if self.events:
+                payloads.append(_payload(tp_id, row[0], tp, self.source.code))
+        if payloads:
+            events.emit(EVENT, payloads)
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> int:
+        """Insert rows (existing ones skipped); how many were new. On SQLite straight through the
+        driver: Django's cursor wrapper would only copy every row on its way (itertools.tee)."""
+        if self._watched():
+            with connection.cursor() as cursor:
+                cursor.executemany(self.insert_sql, rows)
+                return cursor.rowcount
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            cursor = connection.connection.executemany(self.qmark_insert_sql, rows)
+            created = cursor.rowcount
+            cursor.close()
+        return created
+
+    def encode_context(self, context: dict[str, Any]) -> str:
+        """JSON text of a context; the few distinct small ones of a big import are encoded once."""
+        try:
+            key = tuple(context.items())
+            text = self.contexts.get(key)
+        except TypeError:  # a nested value: not cacheable
+            return _JSON.encode(context)
+        if text is None:
+            text = _JSON.encode(context)
+            if len(self.contexts) < 10_000:
+                self.contexts[key] = text
+        return text
+
+    def insert_returning(self, rows: list[tuple[Any, ...]]) -> dict[str, int]:
+        """external id → id of each row this call created (a repeat within the call: first wins)."""
+        created: dict[str, int] = {}
+        qn = connection.ops.quote_name
+        raw = not self._watched()
+        row_sql = self.row_sql.replace("%s", "?") if raw else self.row_sql
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), RETURNING_CHUNK):
+                chunk = rows[start : start + RETURNING_CHUNK]
+                sql = (
+                    f"INSERT INTO {self.table} ({self.columns}) VALUES "
+                    + ", ".join([row_sql] * len(chunk))
+                    + self.conflict
+                    + f" RETURNING {qn('id')}, {qn('external_id')}"
+                )
+                params = [v for row in chunk for v in row]
+                if raw:  # skips Django's %s → ? rewrite of a 2,000-row statement
+                    with connection.wrap_database_errors:
+                        found = connection.connection.execute(sql, params).fetchall()
+                else:
+                    cursor.execute(sql, params)
+                    found = cursor.fetchall()
+                created.update((ext, pk) for pk, ext in found)
+        return created
+
+    def _watched(self) -> bool:
+        """Whether to go through Django's cursor wrapper: always on PostgreSQL (psycopg is
+        called directly anyway), and whenever someone logs or wraps the queries."""
+        return self.postgres or bool(connection.execute_wrappers) or connection.queries_logged
+
+    def to_review(self, parsed: list[Item], resolved: Resolved) -> None:
+        """Ambiguous customer: the touchpoint waits in a review (nothing lost, nothing guessed),
+        unless it is already stored or already waiting."""
+        waiting = [(pos, parsed[pos]) for pos in resolved.ambiguous]
+        exts = [tp.external_id for _p, (_i, _r, tp, _t) in waiting]
+        stored = dict(
+            Touchpoint.objects.filter(source=self.source, external_id__in=exts).values_list(
+                "external_id", "id"
+            )
+        )
+        queued = set(
+            IdentityReview.objects.filter(
+                source=self.source,
+                status=IdentityReview.Status.OPEN,
+                record__touchpoint_external_id__in=exts,
+            ).values_list("record__touchpoint_external_id", flat=True)
+        )
+        for pos, (index, record, tp, _t) in waiting:
+            if tp.external_id in stored:
+                self.tally.add(index, "duplicate", stored[tp.external_id])
+                continue
+            if tp.external_id not in queued:
+                queued.add(tp.external_id)
+                data = {
+                    "type": "touchpoint",
+                    "touchpoint_external_id": tp.external_id,
+                    "data": plain(record),
+                }
+                create_review(
+                    self.source.pk, tp.customer_external_id, data, resolved.ambiguous[pos]
+                )
+            self.tally.add(index, "review")
+
+
+def _payload(tp_id: int, customer_id: int, tp: Parsed, source: str) -> dict[str, Any]:
+    return {
+        "id": tp_id,
+        "customer_id": customer_id,
+        "occurred_at": tp.occurred_at.isoformat(),
+        "kind": tp.kind,
+        "channel": tp.channel,
+        "source": source,
+        "external_id": tp.external_id,
+        "unit_id": tp.unit_id,
+        "staff_id": tp.staff_id,
+        "amount": None if tp.amount is None else str(tp.amount),
+        "margin": None if tp.margin is None else str(tp.margin),
+        "currency": tp.currency,
+        "context": tp.context,
+    }

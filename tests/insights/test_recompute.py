@@ -1,0 +1,200 @@
+"""`recompute_all` on a small real database gives the numbers worked out by hand
+(tests/insights/insight_data.py), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from rapport.insights import jobs
+from rapport.insights.models import (
+    CustomerInsight,
+    InsightFigure,
+    MatrixSummary,
+    RecomputeRun,
+    ScoreSummary,
+)
+from rapport.surveys import stats
+from tests.insights.insight_data import AS_OF, Base
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def base(org):
+    return Base(org)
+
+
+def facts(base, name):
+    return CustomerInsight.objects.get(customer_id=base.id(name))
+
+
+def test_retention_states_and_matrix_cells(base):
+    run = jobs.recompute_all(as_of=AS_OF)
+    assert run.kind == "full" and run.customers == 5
+    a, b, c, d, e = (facts(base, n) for n in "ABCDE")
+    assert (a.visits, a.expected_gap_days, a.days_since_visit) == (3, 60.0, 61)
+    assert (a.retention_state, a.matrix_cell, a.gap_is_fallback) == ("retained", "advocate", False)
+    assert (b.expected_gap_days, b.days_since_visit, b.retention_state) == (92.0, 303, "lost")
+    assert b.matrix_cell == "lost" and b.engagement_tier == "engaged"
+    assert (c.expected_gap_days, c.retention_state, c.matrix_cell) == (
+        30.0,
+        "retained",
+        "locked_in",
+    )
+    assert (c.returns, c.prompted_returns, c.lock_in_flag) == (2, 2, True)
+    assert not a.lock_in_flag and a.prompted_returns == 0
+    assert (d.visits, d.expected_gap_days, d.gap_is_fallback) == (1, 60.0, True)
+    assert (d.retention_state, d.matrix_cell) == ("retained", "unmeasured")
+    assert (e.visits, e.retention_state, e.matrix_cell) == (0, "no_visits", "no_visits")
+    assert e.value_tier == "bronze" and e.rfm_code == "111"
+    assert (a.nps_score, a.nps_class, c.nps_class) == (10, "promoter", "passive")
+    assert a.first_visit == dt.date(2025, 1, 1) and a.last_visit == dt.date(2025, 5, 1)
+    # Money: every visit 5,000 with a 2,000 margin; C's payments have no margin: 25% assumed.
+    assert (a.revenue, a.profit) == (15000.0, 6000.0)
+    assert (c.revenue, c.profit) == (17000.0, 6000.0 + 2 * 250.0)
+
+
+def test_referrals_and_value(base):
+    run = jobs.recompute_all(as_of=AS_OF)
+    a, d = facts(base, "A"), facts(base, "D")
+    assert (a.referrals, a.referred_customers) == (1, 1)
+    assert a.referred_value == pytest.approx(d.clv)
+    assert d.referred_by_id == base.id("A")
+    cal = run.calibration
+    clvs = [facts(base, n).clv for n in "ABCD"]
+    if cal["fit_error"]:  # five customers rarely identify BG/NBD: then no lifetime values
+        assert clvs == [0.0] * 4
+    else:
+        assert all(v >= 0 for v in clvs)
+    share = InsightFigure.objects.get(key="referrals").value
+    # New customers (first visit in the last 365 days): A, C, D; one of them (D) referred.
+    assert (share["new_customers"], share["share"]) == (3, pytest.approx(1 / 3))
+    assert share["referred_customers"] == 1
+
+
+def test_score_cells_by_unit_month_and_their_intervals(base, org):
+    jobs.recompute_all(as_of=AS_OF)
+    june = dt.date(2025, 6, 1)
+
+    def cell(measure, dimension, key, kind="month", start=june):
+        return ScoreSummary.objects.get(
+            measure=measure, dimension=dimension, key=key, period_kind=kind, period_start=start
+        )
+
+    everyone = cell("nps", "all", "")
+    assert (everyone.n, everyone.a, everyone.b, everyone.c) == (3, 1, 1, 1)
+    expected = stats.nps_interval(1, 1, 1)
+    assert (everyone.estimate, everyone.low, everyone.high) == pytest.approx(
+        (expected.estimate, expected.low, expected.high)
+    )
+    assert everyone.small_sample
+    taipei = cell("nps", "unit", str(org["taipei"].pk))
+    assert (taipei.a, taipei.b, taipei.c, taipei.estimate) == (1, 1, 0, 50.0)
+    north = cell("nps", "unit", str(org["north"].pk))  # a region counts its branches
+    assert (north.n, north.estimate) == (2, 50.0)
+    assert cell("nps", "unit", str(org["ent"].pk)).n == 3
+    csat = cell("csat", "all", "")
+    assert (csat.n, csat.a) == (2, 1)
+    assert csat.low == pytest.approx(stats.wilson_interval(1, 2).low)
+    assert cell("nps", "all", "", "quarter", dt.date(2025, 4, 1)).n == 3
+    assert cell("nps", "all", "", "year", dt.date(2025, 1, 1)).estimate == 0.0
+    fully = cell("tier.fully_engaged", "all", "")
+    assert (fully.n, fully.a) == (3, 1)
+    # The current mix counts customers by their latest tier.
+    current = cell("tier.indifferent", "all", "", "current", dt.date(2025, 7, 1))
+    assert (current.n, current.a) == (3, 1)
+    assert cell("nps", "visits_band", "0-2").n == 1  # B: one service visit in the last year
+    assert cell("nps", "visits_band", "3-6").n == 2  # A and C: three
+
+
+def test_matrix_summary(base, org):
+    jobs.recompute_all(as_of=AS_OF)
+    rows = {
+        (r.cell, r.engagement_tier): r
+        for r in MatrixSummary.objects.filter(dimension="all", key="")
+    }
+    assert {k: r.customers for k, r in rows.items()} == {
+        ("advocate", "fully_engaged"): 1,
+        ("lost", "engaged"): 1,
+        ("locked_in", "indifferent"): 1,
+        ("unmeasured", ""): 1,
+        ("no_visits", ""): 1,
+    }
+    assert rows[("locked_in", "indifferent")].lock_in_flagged == 1
+    taipei = MatrixSummary.objects.filter(dimension="unit", key=str(org["taipei"].pk))
+    assert sum(r.customers for r in taipei) == 3
+
+
+def test_value_tier_for(base):
+    jobs.recompute_all(as_of=AS_OF)
+    tiers = {n: jobs.value_tier_for(base.id(n)) for n in "ABCDE"}
+    assert set(tiers.values()) <= {"platinum", "gold", "silver", "bronze"}
+    assert tiers["E"] == "bronze"
+    assert jobs.value_tier_for(10**9) is None
+    assert jobs.value_tiers_for([base.id("E")]) == {base.id("E"): "bronze"}
+
+
+def snapshot():
+    def rows(model, order, skip=()):
+        fields = [f.attname for f in model._meta.concrete_fields if f.attname not in skip]
+        return [
+            tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+            for row in model.objects.order_by(*order).values_list(*fields)
+        ]
+
+    return {
+        "insight": rows(CustomerInsight, ["customer_id"]),
+        "scores": rows(ScoreSummary, ["measure", "period_kind", "period_start", "dimension", "key"],
+                       skip=("id",)),
+        "matrix": rows(MatrixSummary, ["dimension", "key", "retention_state", "engagement_tier"],
+                       skip=("id",)),
+    }  # fmt: skip
+
+
+def test_incremental_equals_full_after_new_touchpoints(base):
+    jobs.recompute_all(as_of=AS_OF)
+    # New: D comes back and answers; B returns after a long time; a new friend of C's.
+    base.visits("D", "taipei", "2025-06-20")
+    base.respond("D", "taipei", "2025-06-21", nps=9, csat=4, tier="engaged")
+    base.visits("B", "kaohsiung", "2025-06-25")
+    base.touch("C", "referral", "2025-06-26", "taipei", context={"referred_customer": "dms-E"})
+    base.respond("E", "kaohsiung", "2025-03-05", nps=6)  # an imported, older answer
+    run = jobs.recompute_incremental(as_of=AS_OF)
+    assert run.kind == "incremental"
+    assert run.customers >= 4
+    incremental = snapshot()
+    d = facts(base, "D")
+    assert (d.visits, d.matrix_cell, d.gap_is_fallback) == (2, "advocate", True)
+    assert facts(base, "B").retention_state == "retained"
+    assert facts(base, "E").referred_by_id == base.id("C")
+    jobs.recompute_all(as_of=AS_OF, refit=False)
+    full = snapshot()
+    assert incremental["insight"] == full["insight"]
+    assert incremental["matrix"] == full["matrix"]
+    assert incremental["scores"] == full["scores"]
+    march = ScoreSummary.objects.get(
+        measure="nps",
+        dimension="all",
+        key="",
+        period_kind="month",
+        period_start=dt.date(2025, 3, 1),
+    )
+    assert march.c == 1
+
+
+def test_incremental_without_a_previous_run_is_full(base):
+    run = jobs.recompute_incremental(as_of=AS_OF)
+    assert run.kind == "full"
+    assert RecomputeRun.objects.count() == 1
+
+
+def test_incremental_since_a_time(base):
+    jobs.recompute_all(as_of=AS_OF)
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    base.visits("D", "taipei", "2025-06-20")
+    jobs.recompute_incremental(since=before, as_of=AS_OF)
+    assert facts(base, "D").visits == 2
+    assert np.isfinite(facts(base, "D").expected_gap_days)
