@@ -124,7 +124,7 @@ def calendar_for(unit: OrgUnit) -> business_time.Calendar:
 
 
 def authority_limit(staff: Staff | None, currency: str) -> Decimal:
-    """What the person may grant alone in the currency: their own limit, else their role's, else 0."""
+    """What the person may grant alone in the currency: own limit, else their role's, else 0."""
     if staff is None:
         return Decimal(0)
     rows = AuthorityLimit.objects.filter(
@@ -502,7 +502,8 @@ def _state_change(case: Case, target: str, now: dt.datetime) -> dict[str, Any]:
 def acknowledge(
     case_id: int, expected_version: int | None, actor: Actor, now: dt.datetime | None = None
 ) -> Case:
-    """new → acknowledged: the owner has taken the case (stops the acknowledge clock). Locks the case."""
+    """new → acknowledged: the owner has taken the case (stops the acknowledge clock).
+    Locks the case."""
     now = now or timezone.now()
     with transaction.atomic():
         case = _lock(case_id, expected_version)
@@ -1005,7 +1006,8 @@ def grant_remedy(
     actor: Actor,
     now: dt.datetime | None = None,
 ) -> Remedy:
-    """Grant an accepted remedy (refused for anything the customer has not accepted). Locks the case."""
+    """Grant an accepted remedy (refused for anything the customer has not accepted).
+    Locks the case."""
     now = now or timezone.now()
     with transaction.atomic():
         case = _lock(case_id, expected_version)
@@ -1025,7 +1027,7 @@ def withdraw_remedy(
     actor: Actor,
     now: dt.datetime | None = None,
 ) -> Remedy:
-    """Take back a remedy not yet accepted; pending approvals of it are withdrawn. Locks the case."""
+    """Take back a remedy not yet accepted; its pending approvals are withdrawn. Locks the case."""
     now = now or timezone.now()
     with transaction.atomic():
         case = _lock(case_id, expected_version)

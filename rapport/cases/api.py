@@ -16,7 +16,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from rapport.cases import actions, states
 from rapport.cases.actions import Actor, CaseError, Conflict
@@ -509,7 +509,7 @@ def get_case(request: HttpRequest, case_id: int) -> dict[str, Any]:
 
 
 @router.post("", auth=WRITE, response={200: CaseDetail, 201: CaseDetail})
-def create(request: HttpRequest, body: CaseIn) -> tuple[int, dict[str, Any]]:
+def create(request: HttpRequest, body: CaseIn) -> Status:
     """Open a case (or attach to the customer's open case on the same topic: 200 instead of 201)."""
     customer = get_visible(Customer.objects.all(), request, "home_unit", pk=body.customer_id)
     unit = None
@@ -545,7 +545,7 @@ def create(request: HttpRequest, body: CaseIn) -> tuple[int, dict[str, Any]]:
         unit=unit,
         owner=owner,
     )
-    return (201 if created else 200), _fresh(case.pk)
+    return Status(201 if created else 200, _fresh(case.pk))
 
 
 def _in_scope(request: HttpRequest, unit: OrgUnit) -> bool:

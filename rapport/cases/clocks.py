@@ -59,9 +59,10 @@ def due_actions(fields: Mapping[str, Any], now: dt.datetime) -> list[tuple[str, 
         if fields.get(DONE_FIELD[target]) is not None:
             continue
         due, warn = fields.get(f"{target}_due_at"), fields.get(f"{target}_warn_at")
-        if warn is not None and warn <= now and fields.get(f"{target}_warned_at") is None:
-            if due is None or due > now:  # a breach supersedes its own warning
-                found.append((target, "warn"))
+        warned = fields.get(f"{target}_warned_at") is not None
+        # A breach supersedes its own warning.
+        if warn is not None and warn <= now and not warned and (due is None or due > now):
+            found.append((target, "warn"))
         if due is not None and due <= now and fields.get(f"{target}_breached_at") is None:
             found.append((target, "breach"))
     return found

@@ -57,11 +57,13 @@ TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
     ),
     ("checking", "zh-hant"): (
         "我們正在查證：{{ what }}（{{ case_ref }}）",
-        "{{ customer }} 您好：\n\n讓我為您查證{{ what }}，我會在 {{ by }} 前回覆您。\n\n{{ owner }}",
+        "{{ customer }} 您好：\n\n讓我為您查證{{ what }}，"
+        "我會在 {{ by }} 前回覆您。\n\n{{ owner }}",
     ),
     ("checking", "zh-hans"): (
         "我们正在核实：{{ what }}（{{ case_ref }}）",
-        "{{ customer }} 您好：\n\n让我为您核实{{ what }}，我会在 {{ by }} 前回复您。\n\n{{ owner }}",
+        "{{ customer }} 您好：\n\n让我为您核实{{ what }}，"
+        "我会在 {{ by }} 前回复您。\n\n{{ owner }}",
     ),
     ("update", "en"): (
         "About your case {{ case_ref }}",

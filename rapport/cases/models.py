@@ -7,7 +7,6 @@ UPDATE (optimistic concurrency) and writes a CaseEvent per changed field.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -387,6 +386,9 @@ class Transfer(models.Model):
             models.Index(fields=["from_staff", "at"], name="transfer_staff_time"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.from_staff_id} → {self.to_staff_id}"
+
 
 class Remedy(models.Model):
     class Kind(models.TextChoices):
@@ -498,7 +500,8 @@ class Promise(models.Model):
 
 class MessageTemplate(models.Model):
     """An editable message to the customer, per kind and language (Django template syntax:
-    {{ customer }}, {{ case_ref }}, {{ owner }}, {{ what }}, {{ by }}, {{ body }}, {{ accept_url }})."""
+    {{ customer }}, {{ case_ref }}, {{ owner }}, {{ what }}, {{ by }}, {{ body }}, {{ remedy }},
+    {{ accept_url }})."""
 
     class Kind(models.TextChoices):
         ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")

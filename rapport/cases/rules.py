@@ -180,9 +180,8 @@ def validate(condition: str, params: Mapping[str, Any]) -> list[str]:
             problems.append(f"params.{name}: required for {condition}")
         elif isinstance(value, bool) or not isinstance(value, kind):
             problems.append(f"params.{name}: {value!r} has the wrong type")
-    if not problems and condition in {"repeat_visit", "contacts_within"}:
-        if params["days"] < 1:
-            problems.append("params.days: at least 1")
+    if not problems and condition in {"repeat_visit", "contacts_within"} and params["days"] < 1:
+        problems.append("params.days: at least 1")
     if not problems and condition == "contacts_within" and params["count"] < 2:
         problems.append("params.count: at least 2")
     return problems

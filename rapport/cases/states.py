@@ -2,15 +2,16 @@
 
 Case states (ISO 10002's process in five steps: record, acknowledge, investigate, respond, close):
 
-    | from \\ to         | acknowledged | in_progress | awaiting_customer | awaiting_approval | resolved | closed |
-    |-------------------|--------------|-------------|-------------------|-------------------|----------|--------|
-    | new               | acknowledge  |             |                   |                   |          |        |
-    | acknowledged      |              | start       | await_customer    | await_approval    | resolve  |        |
-    | in_progress       |              |             | await_customer    | await_approval    | resolve  |        |
-    | awaiting_customer |              | resume      |                   | await_approval    | resolve  |        |
-    | awaiting_approval |              | resume      |                   |                   |          |        |
-    | resolved          |              | reopen      |                   |                   |          | close  |
-    | closed            |              | reopen      |                   |                   |          |        |
+    | from              | to: action                                                      |
+    |-------------------|-----------------------------------------------------------------|
+    | new               | acknowledged: acknowledge                                       |
+    | acknowledged      | in_progress: start, awaiting_customer, awaiting_approval,       |
+    |                   | resolved: resolve                                               |
+    | in_progress       | awaiting_customer, awaiting_approval, resolved: resolve         |
+    | awaiting_customer | in_progress: resume, awaiting_approval, resolved: resolve       |
+    | awaiting_approval | in_progress: resume (only by the approval decision)             |
+    | resolved          | closed: close, in_progress: reopen                              |
+    | closed            | in_progress: reopen                                             |
 
 Every other pair is refused with a message naming where the case can go. `awaiting_approval` is
 entered and left by the approval of a remedy (rapport.cases.actions), never by hand. The SLA

@@ -1,6 +1,7 @@
 """Case rules on live events: `response.completed` and `touchpoint.created`.
 
-The handlers run after the commit of each emit, with all its payloads (an import emits thousands).
+The handlers run inside the emitter's transaction, with all the payloads of one emit (an import
+emits thousands at a time).
 They match payloads against the active rules in memory (rapport.cases.rules) with a few queries
 per batch — the rules, unit paths only when a rule is limited to a unit, answers only for
 answer rules, history only for history rules — and hand the signals to the worker in chunks

@@ -1,8 +1,11 @@
 """Domain events: one way for any app to say "this happened".
 
 `emit` records the event for webhook subscribers inside the caller's transaction (an outbox: an
-event is never lost, nor sent for work that was rolled back) and calls in-process subscribers after
-commit. Later apps subscribe here (e.g. [cases] to `response.completed`).
+event is never lost, nor sent for work that was rolled back) and calls in-process subscribers
+there too, each in its own savepoint. Subscribers must be quick: they match what concerns them and
+hand the real work to the task queue, whose rows commit (or roll back) with the change — so no work
+is lost after a crash, and a multi-million-row import holds no payloads in memory until its commit.
+A failing subscriber is logged and rolled back to its savepoint; it never breaks the emitter.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ EVENT_TYPES: dict[str, str] = {
     "customer.merged": "Two customers were merged into one (or a merge was undone).",
     "response.completed": "A survey response was completed, with its scores.",
     "case.opened": "A case was opened (by a rule, by hand, by email or by API).",
-    "case.escalated": "A case went up: a remedy needs approval, an approval or an SLA breach was escalated.",
+    "case.escalated": "A case went up: a remedy needs approval, or a delay was escalated.",
     "case.breached": "A case missed an SLA target (acknowledge, first response or resolve).",
     "case.resolved": "A case was resolved, with its cause.",
     "case.closed": "A case was closed (confirmed, recovery survey answered, or no reply).",
@@ -38,7 +41,7 @@ _outboxes: list[Callable[[str, list[Mapping[str, Any]]], None]] = []
 def subscribe(
     event_type: str, interested: Callable[[], bool] | None = None
 ) -> Callable[[Handler], Handler]:
-    """Register an in-process handler, called after commit with all payloads of one emit.
+    """Register an in-process handler, called in the emitter's transaction with the payloads.
 
     `interested()` (optional) says whether the handler currently wants events at all (e.g. any
     active rule exists), so a bulk writer with no one interested can skip building payloads."""
@@ -76,14 +79,9 @@ def emit(event_type: str, payloads: Iterable[Mapping[str, Any]]) -> None:
         return
     for writer in _outboxes:
         writer(event_type, batch)
-    handlers = list(_handlers.get(event_type, ()))
-    if handlers:
-
-        def dispatch() -> None:
-            for handler in handlers:
-                try:
-                    handler(event_type, batch)
-                except Exception:  # one subscriber's bug must not stop the others
-                    log.exception("event handler %s failed for %s", handler, event_type)
-
-        transaction.on_commit(dispatch)
+    for handler in _handlers.get(event_type, ()):
+        try:
+            with transaction.atomic():
+                handler(event_type, batch)
+        except Exception:  # one subscriber's bug must not stop the emitter or the others
+            log.exception("event handler %s failed for %s", handler, event_type)

@@ -185,9 +185,11 @@ def _touchpoints(
     # One in ten refers someone (a later customer id).
     referrers = np.flatnonzero(rng.random(n) < 0.1)
     friends = np.minimum(referrers + rng.integers(1, 5000, referrers.size), n - 1)
-    parts.append(_frame(ids[referrers], home[referrers], rng.uniform(1, span, referrers.size),
-                        "referral", None, None,
-                        [json.dumps({"referred_customer": f"C{ids[f]}"}) for f in friends]))  # fmt: skip
+    contexts = [json.dumps({"referred_customer": f"C{ids[f]}"}) for f in friends]
+    days_ago = rng.uniform(1, span, referrers.size)
+    parts.append(
+        _frame(ids[referrers], home[referrers], days_ago, "referral", None, None, contexts)
+    )
     return parts
 
 
@@ -255,7 +257,7 @@ def add_touchpoints(count: int, seed: int = 2) -> None:
         frame.with_columns(
             _stamp(frame["days_ago"].to_numpy(), rng),
             pl.lit(tp["source_id"]).alias("source_id"),
-            pl.format("N{}", pl.int_range(pl.len())).alias("external_id"),
+            pl.format(f"N{seed}-{{}}", pl.int_range(pl.len())).alias("external_id"),
             pl.lit("branch").alias("channel"),
             pl.lit("TWD").alias("currency"),
             pl.lit(AS_OF).cast(pl.Datetime("us", "UTC")).alias("created_at"),

@@ -121,7 +121,9 @@ def fit_context(
     n = complete.height
     need = max(MIN_RESPONSES, PER_DRIVER * max(len(usable), 1))
     if not usable:
-        return DriverModel(target, context_kind, context_value, NO_DRIVERS, n, None, None, ())
+        answered = data[target].drop_nulls().len()
+        status = TOO_FEW if answered < MIN_RESPONSES else NO_DRIVERS
+        return DriverModel(target, context_kind, context_value, status, answered, None, None, ())
     x = complete.select(usable).to_numpy().astype(np.float64)
     y = complete[target].to_numpy().astype(np.float64)
     keep = x.std(axis=0) > 0

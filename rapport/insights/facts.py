@@ -117,7 +117,8 @@ class Inputs:
     """What facts are computed from; days are local days since 1970-01-01."""
 
     customers: pl.DataFrame  # id, home_unit
-    touchpoints: pl.DataFrame  # customer, day, kind, amount, margin
+    touchpoints: pl.DataFrame  # customer, day, kind, amount, margin (visits, lock-in events)
+    money: pl.DataFrame  # customer, revenue, profit over every touchpoint up to as_of
     responses: pl.DataFrame  # customer, ts, nps_score, nps_class, loyalty, attachment, tier
     referrals: pl.DataFrame  # customer, day, referred
     as_of_day: int
@@ -137,25 +138,32 @@ def customer_facts(
     visits = tp.filter(pl.col("kind").is_in(list(retention.VISIT_KINDS))).with_columns(
         (pl.col("kind") == "service_visit").alias("service")
     )
-    cadence = retention.visit_cadence(visits.select("customer", "day", "service"))
+    cadence = retention.visit_cadence(visits.select("customer", "day", "service"), as_of)
     if refit:
         cal.fallback_gap = retention.fallback_gap(cadence, rule)
     states = retention.retention_states(cadence, as_of, rule, cal.fallback_gap)
-    events = tp.filter(pl.col("kind").is_in(list(retention.LOCK_IN_KINDS))).select(
-        "customer", "day"
+    attitude = _latest_attitude(inputs.responses)
+    # The lock-in rule matters for the retained who feel nothing: only they are examined.
+    candidates = (
+        states.filter(pl.col("state") == retention.RETAINED)
+        .join(attitude, on="customer", how="inner")
+        .filter(pl.col("engagement_tier").is_in(list(retention.DETACHED_TIERS)))["customer"]
+        .implode()
     )
-    lock = retention.lock_in(visits.select("customer", "day"), events, as_of, rule)
+    events = tp.filter(
+        pl.col("kind").is_in(list(retention.LOCK_IN_KINDS)) & pl.col("customer").is_in(candidates)
+    ).select("customer", "day")
+    lock = retention.lock_in(
+        visits.filter(pl.col("customer").is_in(candidates)).select("customer", "day"),
+        events,
+        as_of,
+        rule,
+    ).drop("returns", "chance_share")
 
-    profit = (
-        pl.when(pl.col("margin").is_not_null())
-        .then(pl.col("margin"))
-        .otherwise(pl.col("amount") * inputs.default_margin_rate)
-    )
-    money = tp.group_by("customer").agg(
-        pl.col("amount").fill_null(0.0).sum().alias("revenue"),
-        profit.fill_null(0.0).sum().alias("profit"),
-    )
+    money = inputs.money.select("customer", "revenue", "profit")
     value, cal = _lifetime_values(visits, as_of, cal, refit)
+    if cal.value_models() is None:
+        value = _cadence_values(value, states, visits, cal, rule)
 
     base = (
         inputs.customers.rename({"id": "customer"})
@@ -165,7 +173,7 @@ def customer_facts(
         .join(value, on="customer", how="left")
         .with_columns(
             pl.col("visits").fill_null(0),
-            pl.col("returns").fill_null(0),
+            (pl.col("visits").fill_null(0) - 1).clip(lower_bound=0).alias("returns"),
             pl.col("prompted_returns").fill_null(0),
             pl.col("lock_in_flag").fill_null(False),
             pl.col("revenue").fill_null(0.0),
@@ -181,7 +189,7 @@ def customer_facts(
         .sort("customer")
     )
     base, cal = _value_scores(base, cal, refit)
-    base = base.join(_latest_attitude(inputs.responses), on="customer", how="left")
+    base = base.join(attitude, on="customer", how="left")
     base = base.with_columns(
         retention.matrix_cell(pl.col("state"), pl.col("engagement_tier")).alias("matrix_cell"),
         pl.col("engagement_tier").fill_null(""),
@@ -189,6 +197,48 @@ def customer_facts(
     )
     base = _with_referrals(base, inputs.referrals, referred_values)
     return base, cal
+
+
+def _cadence_values(
+    value: pl.DataFrame,
+    states: pl.DataFrame,
+    visits: pl.DataFrame,
+    cal: Calibration,
+    rule: retention.RetentionRule,
+) -> pl.DataFrame:
+    """The fallback when BG/NBD cannot be fitted (e.g. service visits so regular that the
+    purchase-rate distribution degenerates): value from each customer's own cadence.
+
+    P(still a customer) is 1 up to one expected gap after the last visit, falling linearly to 0
+    at the "lost" threshold (lost_factor gaps); expected visits in the next 12 months are
+    365 / gap times that probability; CLV = margin ratio × mean spend per visit × expected
+    visits, discounted by half a year at the documented 10% a year.
+    """
+    terms = clv.LifetimeValueTerms()
+    spend = visits.group_by("customer").agg(pl.col("amount").fill_null(0.0).mean().alias("spend"))
+    gap, since = pl.col("expected_gap"), pl.col("days_since").cast(pl.Float64)
+    alive = (
+        pl.when(since <= gap)
+        .then(1.0)
+        .otherwise(((rule.lost_factor * gap - since) / ((rule.lost_factor - 1) * gap)).clip(0, 1))
+    )
+    discount = (1 + terms.annual_discount_rate) ** -0.5
+    fallback = (
+        states.select("customer", alive.alias("p_alive"), gap)
+        .join(spend, on="customer", how="left")
+        .with_columns(
+            (
+                cal.margin_ratio
+                * pl.col("spend").fill_null(0.0)
+                * pl.col("p_alive")
+                * 365.0
+                / pl.col("expected_gap")
+                * discount
+            ).alias("clv")
+        )
+        .select("customer", "p_alive", "clv")
+    )
+    return value.drop("p_alive", "clv").join(fallback, on="customer", how="left")
 
 
 def _lifetime_values(

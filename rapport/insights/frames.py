@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import tempfile
 import zoneinfo
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -67,6 +69,133 @@ def fetch_frame(sql: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.D
     return pl.concat(parts, how="vertical", rechunk=True)
 
 
+@dataclass(frozen=True)
+class Epoch:
+    """A timestamp column loaded as epoch seconds. SQLite keeps timestamps as text, which polars
+    parses faster than SQLite's strftime; PostgreSQL extracts the epoch itself."""
+
+    column: str
+
+
+@dataclass(frozen=True)
+class Money:
+    """A decimal(…, 2) column loaded as a float. SQLite sends it as whole cents, since turning
+    integers into text is much cheaper there than turning floats into text."""
+
+    column: str
+
+
+Column = str | Epoch | Money
+
+SEPARATOR = "\x1f"  # ASCII unit separator: never inside the values we load
+ID_RANGE = 500_000  # ids per SQLite chunk of a columnar load
+
+
+def _pg_sql(column: Column) -> str:
+    if isinstance(column, Epoch):
+        return epoch(column.column)
+    if isinstance(column, Money):
+        return f"CAST({column.column} AS DOUBLE PRECISION)"
+    return column
+
+
+def _sqlite_sql(column: Column) -> str:
+    if isinstance(column, Epoch):
+        return column.column
+    if isinstance(column, Money):
+        return f"CAST(ROUND({column.column} * 100) AS INTEGER)"
+    return column
+
+
+def _sqlite_value(column: Column, name: str, dtype: Any) -> pl.Expr:
+    text = pl.when(pl.col(name) == "").then(None).otherwise(pl.col(name))
+    if isinstance(column, Epoch):
+        return text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False).dt.epoch("s").alias(name)
+    if isinstance(column, Money):
+        return (text.cast(pl.Int64) / 100).alias(name)
+    return text.cast(dtype).alias(name)
+
+
+def fetch_columns(
+    select: Sequence[Column],
+    rest: str,
+    params: Sequence[Any],
+    schema: dict[str, Any],
+    *,
+    chunk_on: tuple[Any, str] | None = None,
+) -> pl.DataFrame:
+    """A big load as columns, without a Python object per row.
+
+    `select` are SQL expressions in the order of `schema`; `rest` is the FROM … WHERE … part.
+    On PostgreSQL the rows are streamed with COPY … TO STDOUT (CSV) into a temporary file that
+    polars parses. On SQLite every column comes back as one string of its values joined by
+    SEPARATOR (group_concat, in the database's C code), split by polars; with `chunk_on`
+    (model, id expression) the table is read in ranges of ID_RANGE ids so that no string grows
+    beyond a few megabytes. NULL and the empty string both come back as null.
+    """
+    if connection.vendor == "postgresql":
+        return _copy_frame(f"SELECT {', '.join(map(_pg_sql, select))} {rest}", params, schema)
+    if chunk_on is None:
+        return _concat_frame(select, rest, params, schema)
+    model, id_expr = chunk_on
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MIN({_col(model, 'id')}), MAX({_col(model, 'id')}) FROM {_table(model)}"
+        )
+        low, high = cursor.fetchone()
+    if low is None:
+        return pl.DataFrame(schema=schema)
+    parts = [
+        _concat_frame(
+            select,
+            f"{rest} AND {id_expr} >= %s AND {id_expr} < %s",
+            [*params, start, start + ID_RANGE],
+            schema,
+        )
+        for start in range(low, high + 1, ID_RANGE)
+    ]
+    return pl.concat(parts, how="vertical", rechunk=True)
+
+
+def _concat_frame(
+    select: Sequence[Column], rest: str, params: Sequence[Any], schema: dict[str, Any]
+) -> pl.DataFrame:
+    inner = ", ".join(f"{_sqlite_sql(expr)} AS c{i}" for i, expr in enumerate(select))
+    outer = ", ".join(
+        f"group_concat(COALESCE(CAST(c{i} AS TEXT), ''), char(31))" for i in range(len(select))
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {outer} FROM (SELECT {inner} {rest})", list(params))
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return pl.DataFrame(schema=schema)
+    names = list(schema)
+    joined = pl.DataFrame({name: [value] for name, value in zip(names, row, strict=True)})
+    split = joined.select(pl.col(n).str.split(SEPARATOR) for n in names).explode(
+        names, empty_as_null=False
+    )
+    return split.select(
+        _sqlite_value(column, n, dtype)
+        for column, (n, dtype) in zip(select, schema.items(), strict=True)
+    )
+
+
+def _copy_frame(sql: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    with tempfile.TemporaryFile() as buffer:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(
+                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", list(params) or None
+            ) as copy,
+        ):
+            for block in copy:
+                buffer.write(block)
+        if buffer.tell() == 0:
+            return pl.DataFrame(schema=schema)
+        buffer.seek(0)
+        return pl.read_csv(buffer, has_header=False, schema=schema)
+
+
 def fetch_in_chunks(
     sql_template: str, ids: Iterable[int], schema: dict[str, Any], extra: Sequence[Any] = ()
 ) -> pl.DataFrame:
@@ -85,40 +214,115 @@ def fetch_in_chunks(
 # --- loads --------------------------------------------------------------------------------------
 
 TOUCHPOINT_SCHEMA = {
-    "id": pl.Int64,
     "customer": pl.Int64,
     "ts": pl.Int64,
     "kind": pl.String,
-    "unit": pl.Int64,
     "amount": pl.Float64,
     "margin": pl.Float64,
 }
 
 
-def _touchpoint_select(where: str) -> str:
-    t = _table(Touchpoint)
-    return (
-        f"SELECT {_col(Touchpoint, 'id')}, {_col(Touchpoint, 'customer')}, "
-        f"{epoch(_col(Touchpoint, 'occurred_at'))}, {_col(Touchpoint, 'kind')}, "
-        f"{_col(Touchpoint, 'unit')}, CAST({_col(Touchpoint, 'amount')} AS REAL), "
-        f"CAST({_col(Touchpoint, 'margin')} AS REAL) FROM {t} WHERE {where}"
-    ).replace("AS REAL", "AS DOUBLE PRECISION" if connection.vendor == "postgresql" else "AS REAL")
+def _real() -> str:
+    return "DOUBLE PRECISION" if connection.vendor == "postgresql" else "REAL"
+
+
+def _touchpoint_columns() -> list[Column]:
+    return [
+        _col(Touchpoint, "customer"),
+        Epoch(_col(Touchpoint, "occurred_at")),
+        _col(Touchpoint, "kind"),
+        Money(_col(Touchpoint, "amount")),
+        Money(_col(Touchpoint, "margin")),
+    ]
+
+
+def _cursor_sql(column: Column) -> str:
+    """A column for the row-by-row cursor path (small loads)."""
+    if isinstance(column, Epoch):
+        return epoch(column.column)
+    if isinstance(column, Money):
+        return f"CAST({column.column} AS {_real()})"
+    return column
+
+
+def _kind_filter(kinds: Sequence[str]) -> str:
+    """`kind IN (...)`; on SQLite written `+kind` so the planner does not pick the kind index:
+    for most of the table a sequential scan is faster than an index lookup per row, and with a
+    customer filter the customer index is the one to use."""
+    column = _col(Touchpoint, "kind")
+    if connection.vendor == "sqlite":
+        column = "+" + column
+    return f"{column} IN ({','.join(['%s'] * len(kinds))})"
 
 
 def load_touchpoints(kinds: Sequence[str]) -> pl.DataFrame:
-    """Every touchpoint of these kinds: id, customer, ts (epoch s), kind, unit, amount, margin."""
-    marks = ",".join(["%s"] * len(kinds))
-    sql = _touchpoint_select(f"{_col(Touchpoint, 'kind')} IN ({marks})")
-    return fetch_frame(sql, list(kinds), TOUCHPOINT_SCHEMA)
+    """Every touchpoint of these kinds: customer, ts (epoch s), kind, amount, margin."""
+    rest = f"FROM {_table(Touchpoint)} WHERE {_kind_filter(kinds)}"
+    return fetch_columns(
+        _touchpoint_columns(),
+        rest,
+        list(kinds),
+        TOUCHPOINT_SCHEMA,
+        chunk_on=(Touchpoint, _col(Touchpoint, "id")),
+    )
 
 
 def load_touchpoints_of(customer_ids: Iterable[int], kinds: Sequence[str]) -> pl.DataFrame:
     """The touchpoints of these kinds of some customers (the incremental run's load)."""
-    marks = ",".join(["%s"] * len(kinds))
-    sql = _touchpoint_select(
-        f"{_col(Touchpoint, 'kind')} IN ({marks}) AND {_col(Touchpoint, 'customer')} IN ({{ids}})"
+    sql = (
+        f"SELECT {', '.join(map(_cursor_sql, _touchpoint_columns()))} FROM {_table(Touchpoint)} "
+        f"WHERE {_kind_filter(kinds)} AND {_col(Touchpoint, 'customer')} IN ({{ids}})"
     )
     return fetch_in_chunks(sql, customer_ids, TOUCHPOINT_SCHEMA, extra=list(kinds))
+
+
+MONEY_SCHEMA = {
+    "customer": pl.Int64,
+    "revenue": pl.Float64,
+    "profit": pl.Float64,
+    "profit_last_year": pl.Float64,
+}
+
+
+def _money_columns() -> list[str]:
+    """customer, revenue, profit, profit in the last year; parameters: rate, year start, rate."""
+    amount, margin = _col(Touchpoint, "amount"), _col(Touchpoint, "margin")
+    profit = f"CASE WHEN {margin} IS NOT NULL THEN {margin} ELSE COALESCE({amount}, 0) * %s END"
+    recent = f"CASE WHEN {_col(Touchpoint, 'occurred_at')} >= %s THEN {profit} ELSE 0 END"
+    return [
+        _col(Touchpoint, "customer"),
+        f"CAST(SUM(COALESCE({amount}, 0)) AS {_real()})",
+        f"CAST(SUM({profit}) AS {_real()})",
+        f"CAST(SUM({recent}) AS {_real()})",
+    ]
+
+
+def _money_params(rate: float, until: dt.datetime) -> list[Any]:
+    adapt = connection.ops.adapt_datetimefield_value
+    return [rate, adapt(until - dt.timedelta(days=365)), rate, adapt(until)]
+
+
+def load_money(default_margin_rate: float, until: dt.datetime) -> pl.DataFrame:
+    """Per customer over every touchpoint before `until`: revenue (sum of amounts), profit
+    (margins; amount × the default rate where the margin is missing) and the profit of the 365
+    days before `until` — summed in the database, one row per customer."""
+    customer, occurred = _col(Touchpoint, "customer"), _col(Touchpoint, "occurred_at")
+    rest = f"FROM {_table(Touchpoint)} WHERE {occurred} < %s GROUP BY {customer}"
+    params = _money_params(default_margin_rate, until)
+    return fetch_columns(_money_columns(), rest, params, MONEY_SCHEMA)
+
+
+def load_money_of(
+    customer_ids: Iterable[int], default_margin_rate: float, until: dt.datetime
+) -> pl.DataFrame:
+    """load_money for some customers."""
+    customer, occurred = _col(Touchpoint, "customer"), _col(Touchpoint, "occurred_at")
+    sql = (
+        f"SELECT {', '.join(_money_columns())} FROM {_table(Touchpoint)} "
+        f"WHERE {occurred} < %s AND {customer} IN ({{ids}}) GROUP BY {customer}"
+    )
+    params = _money_params(default_margin_rate, until)
+    return fetch_in_chunks(sql, customer_ids, MONEY_SCHEMA, extra=params)
 
 
 def customers_with_touchpoints_after(touchpoint_id: int) -> tuple[pl.Series, int]:
@@ -214,12 +418,13 @@ CUSTOMER_SCHEMA = {"id": pl.Int64, "home_unit": pl.Int64}
 
 def load_customers() -> pl.DataFrame:
     """Every customer not merged into another: id, home_unit."""
-    c = _table(Customer)
-    return fetch_frame(
-        f"SELECT {_col(Customer, 'id')}, {_col(Customer, 'home_unit')} FROM {c} "
-        f"WHERE {_col(Customer, 'merged_into')} IS NULL",
+    rest = f"FROM {_table(Customer)} WHERE {_col(Customer, 'merged_into')} IS NULL"
+    return fetch_columns(
+        [_col(Customer, "id"), _col(Customer, "home_unit")],
+        rest,
         [],
         CUSTOMER_SCHEMA,
+        chunk_on=(Customer, _col(Customer, "id")),
     )
 
 
@@ -251,6 +456,7 @@ def load_units() -> pl.DataFrame:
 
 RESPONSE_SCHEMA = {
     "id": pl.Int64,
+    "survey": pl.Int64,
     "customer": pl.Int64,
     "unit": pl.Int64,
     "channel": pl.String,
@@ -267,32 +473,28 @@ RESPONSE_SCHEMA = {
 }
 
 
-def _response_select() -> str:
-    r = _table(Response)
-    cols = ", ".join(_col(Response, f) for f in ("id", "customer", "unit", "channel"))
-    scores = ", ".join(
+def _response_columns() -> list[Column]:
+    """The columns of _RESPONSE_ORDER."""
+    head = [_col(Response, f) for f in ("id", "survey", "customer", "unit", "channel")]
+    scores = [
         _col(Response, f)
-        for f in (
-            "touchpoint",
-            "nps_score",
-            "nps_class",
-            "csat",
-            "ces",
-            "csi_index",
-            "loyalty",
-            "attachment",
-            "tier",
-        )
-    )
-    return (
-        f"SELECT {cols}, {epoch(_col(Response, 'completed_at'))}, {scores} FROM {r} "
-        f"WHERE {_col(Response, 'state')} = 'completed'"
-    )
+        for f in ("touchpoint", "nps_score", "nps_class", "csat", "ces", "csi_index", "loyalty",
+                  "attachment", "tier")
+    ]  # fmt: skip
+    return [*head, Epoch(_col(Response, "completed_at")), *scores]
+
+
+def _response_from() -> str:
+    return f"FROM {_table(Response)} WHERE {_col(Response, 'state')} = 'completed'"
+
+
+def _response_select() -> str:
+    return f"SELECT {', '.join(map(_cursor_sql, _response_columns()))} {_response_from()}"
 
 
 _RESPONSE_ORDER = (
-    "id", "customer", "unit", "channel", "ts", "touchpoint", "nps_score", "nps_class", "csat",
-    "ces", "csi_index", "loyalty", "attachment", "tier",
+    "id", "survey", "customer", "unit", "channel", "ts", "touchpoint", "nps_score", "nps_class",
+    "csat", "ces", "csi_index", "loyalty", "attachment", "tier",
 )  # fmt: skip
 
 
@@ -304,19 +506,20 @@ def load_responses(
     since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> pl.DataFrame:
     """Completed responses (optionally completed in [since, until)) with their scores."""
-    sql, params = _response_select(), []
+    rest, params = _response_from(), []
     completed = _col(Response, "completed_at")
     if since is not None or until is not None:
         # Naming every survey lets the (survey, state, completed_at) index serve the range.
         surveys = f"SELECT {_col(Survey, 'id')} FROM {_table(Survey)}"
-        sql += f" AND {_col(Response, 'survey')} IN ({surveys})"
+        rest += f" AND {_col(Response, 'survey')} IN ({surveys})"
     if since is not None:
-        sql += f" AND {completed} >= %s"
+        rest += f" AND {completed} >= %s"
         params.append(connection.ops.adapt_datetimefield_value(since))
     if until is not None:
-        sql += f" AND {completed} < %s"
+        rest += f" AND {completed} < %s"
         params.append(connection.ops.adapt_datetimefield_value(until))
-    return fetch_frame(sql, params, _response_schema())
+    chunk = None if since or until else (Response, _col(Response, "id"))
+    return fetch_columns(_response_columns(), rest, params, _response_schema(), chunk_on=chunk)
 
 
 def load_responses_of(customer_ids: Iterable[int]) -> pl.DataFrame:
@@ -338,19 +541,24 @@ def responses_after(response_id: int, completed_since: dt.datetime | None) -> pl
 
 
 def load_answers() -> pl.DataFrame:
-    """Numeric answers of completed responses: response, item (question role, else its key),
-    value — the survey items the driver analysis tries."""
-    a, q, r = _table(Answer), _table(Question), _table(Response)
-    role, key = f"q.{_col(Question, 'role')}", f"q.{_col(Question, 'key')}"
-    sql = (
-        f"SELECT a.{_col(Answer, 'response')}, CASE WHEN {role} <> '' THEN {role} ELSE {key} END, "
-        f"a.{_col(Answer, 'value_number')} FROM {a} a "
-        f"JOIN {q} q ON q.{_col(Question, 'id')} = a.{_col(Answer, 'question')} "
-        f"JOIN {r} r ON r.{_col(Response, 'id')} = a.{_col(Answer, 'response')} "
-        f"WHERE a.{_col(Answer, 'value_number')} IS NOT NULL "
-        f"AND r.{_col(Response, 'state')} = 'completed'"
+    """Numeric answers: response, item (the question's role, else its key), value — the survey
+    items the driver analysis tries. Answers of unfinished responses are dropped later, when
+    they meet the completed responses."""
+    answers = fetch_columns(
+        [_col(Answer, "response"), _col(Answer, "question"), _col(Answer, "value_number")],
+        f"FROM {_table(Answer)} WHERE {_col(Answer, 'value_number')} IS NOT NULL",
+        [],
+        {"response": pl.Int64, "question": pl.Int64, "value": pl.Float64},
+        chunk_on=(Answer, _col(Answer, "id")),
     )
-    return fetch_frame(sql, [], {"response": pl.Int64, "item": pl.String, "value": pl.Float64})
+    role, key = _col(Question, "role"), _col(Question, "key")
+    questions = fetch_frame(
+        f"SELECT {_col(Question, 'id')}, CASE WHEN {role} <> '' THEN {role} ELSE {key} END "
+        f"FROM {_table(Question)}",
+        [],
+        {"question": pl.Int64, "item": pl.String},
+    )
+    return answers.join(questions, on="question", how="inner").select("response", "item", "value")
 
 
 def load_response_touchpoints() -> pl.DataFrame:
@@ -532,6 +740,33 @@ def write_frame(model, frame: pl.DataFrame) -> int:
         for start in range(0, frame.height, CHUNK):
             cursor.executemany(sql, frame.slice(start, CHUNK).rows())
     return frame.height
+
+
+def replace_all(model, frame: pl.DataFrame) -> int:
+    """Replace every row of the model's table with the frame's rows (call inside a transaction).
+
+    PostgreSQL: TRUNCATE, then COPY. SQLite: DELETE, then the table's secondary indexes are
+    dropped, the rows inserted and the indexes built again — several times faster than
+    keeping the indexes up to date row by row. Readers keep seeing the old rows until commit.
+    """
+    table = _table(model)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"TRUNCATE {table}")
+            return write_frame(model, frame)
+        cursor.execute(f"DELETE FROM {table}")
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+            "AND sql IS NOT NULL",
+            [model._meta.db_table],
+        )
+        indexes = cursor.fetchall()
+        for name, _sql in indexes:
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+        written = write_frame(model, frame)
+        for _name, sql in indexes:
+            cursor.execute(sql)
+    return written
 
 
 def delete_where_in(model, field: str, ids: Iterable[int]) -> None:

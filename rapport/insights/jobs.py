@@ -26,12 +26,13 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from rapport.insights import drivers, economics, facts, frames, summaries
@@ -52,6 +53,7 @@ from rapport.touchpoints.models import Touchpoint
 log = logging.getLogger(__name__)
 
 LOADED_KINDS = (*VISIT_KINDS, *LOCK_IN_KINDS, "referral")
+LOAD_THREADS = 2
 MAX_DRIVER_RESPONSES = 20_000  # per target, sampled with a fixed seed before splitting contexts
 
 
@@ -77,6 +79,7 @@ class _Clock:
 def _inputs(
     customers: pl.DataFrame,
     touchpoints: pl.DataFrame,
+    money: pl.DataFrame,
     responses: pl.DataFrame,
     referrals: pl.DataFrame,
     as_of: dt.datetime,
@@ -84,6 +87,7 @@ def _inputs(
     tz = enterprise_tz()
     return facts.Inputs(
         customers=customers,
+        money=money,
         touchpoints=touchpoints.select(
             "customer",
             frames.local_day(pl.col("ts"), tz).alias("day"),
@@ -102,6 +106,13 @@ def _inputs(
 
 def _as_of_day(as_of: dt.datetime) -> int:
     return facts.day_number(as_of.astimezone(enterprise_tz()).date())
+
+
+def _day_end(as_of: dt.datetime) -> dt.datetime:
+    """The start of the local day after as_of: touchpoints before it count."""
+    tz = enterprise_tz()
+    day = as_of.astimezone(tz).date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=tz)
 
 
 def _with_segments(responses: pl.DataFrame, segments: pl.DataFrame) -> pl.DataFrame:
@@ -139,14 +150,20 @@ def recompute_all(
         calibration = facts.Calibration.from_dict(previous.calibration)
     touchpoint_mark = frames.max_id(Touchpoint)
     response_mark = frames.max_id(Response)
-    customers = frames.load_customers()
-    touchpoints = frames.load_touchpoints(LOADED_KINDS)
-    clock.lap("load_touchpoints")
-    responses = frames.load_responses()
-    referrals = frames.load_referrals()
-    units = frames.load_units()
-    clock.lap("load_responses")
-    inputs = _inputs(customers, touchpoints, responses, referrals, as_of)
+    loaded = _load_in_parallel(
+        {
+            "touchpoints": lambda: frames.load_touchpoints(LOADED_KINDS),
+            "money": lambda: frames.load_money(default_margin_rate(), _day_end(as_of)),
+            "customers": frames.load_customers,
+            "responses": frames.load_responses,
+            "referrals": frames.load_referrals,
+            "units": frames.load_units,
+        }
+    )
+    clock.lap("load")
+    customers, touchpoints, money = loaded["customers"], loaded["touchpoints"], loaded["money"]
+    responses, referrals, units = loaded["responses"], loaded["referrals"], loaded["units"]
+    inputs = _inputs(customers, touchpoints, money, responses, referrals, as_of)
     del touchpoints
     customer_facts, calibration = facts.customer_facts(inputs, calibration)
     insight = facts.insight_rows(customer_facts, as_of)
@@ -173,14 +190,10 @@ def recompute_all(
     clock.lap("figures")
 
     with transaction.atomic():
-        CustomerInsight.objects.all().delete()
-        frames.write_frame(CustomerInsight, insight)
-        ScoreSummary.objects.all().delete()
-        frames.write_frame(ScoreSummary, scores)
-        MatrixSummary.objects.all().delete()
-        frames.write_frame(MatrixSummary, matrix)
-        DriverResult.objects.all().delete()
-        frames.write_frame(DriverResult, driver_rows)
+        frames.replace_all(CustomerInsight, insight)
+        frames.replace_all(ScoreSummary, scores)
+        frames.replace_all(MatrixSummary, matrix)
+        frames.replace_all(DriverResult, driver_rows)
         for key, value in figures.items():
             InsightFigure.objects.update_or_create(
                 key=key, defaults={"value": value, "as_of": as_of}
@@ -199,6 +212,22 @@ def recompute_all(
         )
     log.info("insights: full recompute of %d customers in %s", insight.height, clock.timings)
     return run
+
+
+def _load_in_parallel(loads: dict[str, Callable[[], pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """Run the loads on LOAD_THREADS threads, each with its own database connection: the
+    databases do their part (scans, aggregates, text) without holding Python's lock, so two
+    loads overlap. The first load given should be the longest."""
+
+    def run(load: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        try:
+            return load()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=LOAD_THREADS) as pool:
+        futures = {name: pool.submit(run, load) for name, load in loads.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 # --- incremental -------------------------------------------------------------------------------
@@ -246,6 +275,7 @@ def recompute_incremental(
     ids = affected.to_list()
     customers = frames.load_customer_ids(ids)
     touchpoints = frames.load_touchpoints_of(ids, LOADED_KINDS)
+    money = frames.load_money_of(ids, default_margin_rate(), _day_end(as_of))
     responses = frames.load_responses_of(ids)
     old = frames.load_insight_segments(ids)
     partner_values = frames.load_insight_values(
@@ -255,7 +285,7 @@ def recompute_incremental(
         .to_list()
     )
     clock.lap("load")
-    inputs = _inputs(customers, touchpoints, responses, referrals, as_of)
+    inputs = _inputs(customers, touchpoints, money, responses, referrals, as_of)
     customer_facts, _cal = facts.customer_facts(inputs, calibration, partner_values)
     insight = facts.insight_rows(customer_facts, as_of)
     clock.lap("customer_facts")
@@ -387,11 +417,32 @@ DRIVER_TARGETS = {
 }
 CONTEXTS = ("visit_type", "day_type", "daypart")
 TOUCHPOINT_DRIVERS = ("amount_log", "comeback")
+ITEM = "q:"  # prefix of survey-item columns, so an item key never collides with another column
+DRIVER_SCHEMA = {
+    "survey_id": pl.Int64,
+    "target": pl.String,
+    "context_kind": pl.String,
+    "context_value": pl.String,
+    "driver": pl.String,
+    "status": pl.String,
+    "n": pl.Int64,
+    "r2": pl.Float64,
+    "weight": pl.Float64,
+    "low": pl.Float64,
+    "high": pl.Float64,
+    "beta": pl.Float64,
+    "p_value": pl.Float64,
+    "significant": pl.Boolean,
+}
 
 
 def _driver_rows(responses: pl.DataFrame, tz) -> pl.DataFrame:
-    """DriverResult rows for both targets, all contexts."""
-    answers = frames.load_answers()
+    """DriverResult rows: per survey with enough answers to a target, both targets, all contexts.
+
+    The drivers of a target are the other items of the same survey, so that every response in
+    an analysis was asked the same questions, and the touchpoint's attributes.
+    """
+    answers = frames.load_answers().with_columns((ITEM + pl.col("item")).alias("item"))
     touch = frames.load_response_touchpoints()
     wide = (
         answers.pivot(on="item", index="response", values="value", aggregate_function="first")
@@ -402,6 +453,7 @@ def _driver_rows(responses: pl.DataFrame, tz) -> pl.DataFrame:
     data = (
         responses.select(
             pl.col("id").alias("response"),
+            "survey",
             "ts",
             "touchpoint",
             "nps_score",
@@ -415,56 +467,42 @@ def _driver_rows(responses: pl.DataFrame, tz) -> pl.DataFrame:
         drivers.day_type(when.dt.weekday()).alias("day_type"),
         drivers.daypart(when.dt.hour()).alias("daypart"),
         pl.col("amount").log1p().alias("amount_log"),
-        pl.when(pl.col("touchpoint").is_null() | pl.col("tp_ts").is_null())
+        pl.when(pl.col("tp_ts").is_null())
         .then(None)
         .otherwise(pl.col("comeback").is_in(["true", "1", "True"]).cast(pl.Float64))
         .alias("comeback"),
     )
-    rows = []
+    rows: list[tuple] = []
     for target, (column, own) in DRIVER_TARGETS.items():
-        subset = data.filter(pl.col(column).is_not_null())
-        if subset.height > MAX_DRIVER_RESPONSES:
-            subset = subset.sample(MAX_DRIVER_RESPONSES, seed=2009)
-        candidates = [
-            i
-            for i in items
-            if i not in own
-            and not (target == "engagement" and i.startswith("eng."))
-            and subset[i].null_count() <= subset.height / 2
-        ]
-        candidates += [d for d in TOUCHPOINT_DRIVERS if subset[d].null_count() <= subset.height / 2]
-        for model in drivers.fit_by_context(
-            subset.rename({column: target}), target, candidates, CONTEXTS
-        ):
-            rows.extend(_driver_model_rows(model))
-    return pl.DataFrame(
-        rows,
-        schema={
-            "target": pl.String,
-            "context_kind": pl.String,
-            "context_value": pl.String,
-            "driver": pl.String,
-            "status": pl.String,
-            "n": pl.Int64,
-            "r2": pl.Float64,
-            "weight": pl.Float64,
-            "low": pl.Float64,
-            "high": pl.Float64,
-            "beta": pl.Float64,
-            "p_value": pl.Float64,
-            "significant": pl.Boolean,
-        },
-        orient="row",
-    )
+        answered = data.filter(pl.col(column).is_not_null())
+        for survey in sorted(answered["survey"].unique().to_list()):
+            subset = answered.filter(pl.col("survey") == survey)
+            if subset.height > MAX_DRIVER_RESPONSES:
+                subset = subset.sample(MAX_DRIVER_RESPONSES, seed=2009)
+            candidates = [
+                i
+                for i in items
+                if i[len(ITEM) :] not in own
+                and not (target == "engagement" and i.startswith(ITEM + "eng."))
+                and subset[i].null_count() <= subset.height / 2
+            ]
+            candidates += [
+                d for d in TOUCHPOINT_DRIVERS if subset[d].null_count() <= subset.height / 2
+            ]
+            for model in drivers.fit_by_context(
+                subset.rename({column: target}), target, candidates, CONTEXTS
+            ):
+                rows.extend(_driver_model_rows(survey, model))
+    return pl.DataFrame(rows, schema=DRIVER_SCHEMA, orient="row")
 
 
-def _driver_model_rows(model: drivers.DriverModel) -> list[tuple]:
-    head = (model.target, model.context_kind, model.context_value)
+def _driver_model_rows(survey: int, model: drivers.DriverModel) -> list[tuple]:
+    head = (survey, model.target, model.context_kind, model.context_value)
     if model.status != drivers.OK:
         return [(*head, "", model.status, model.n, None, None, None, None, None, None, False)]
     return [
-        (*head, w.driver, model.status, model.n, model.r2, w.weight, w.low, w.high, w.beta,
-         w.p_value, w.significant)
+        (*head, w.driver.removeprefix(ITEM), model.status, model.n, model.r2, w.weight, w.low,
+         w.high, w.beta, w.p_value, w.significant)
         for w in model.drivers
     ]  # fmt: skip
 
@@ -485,20 +523,9 @@ def _figures(
     recent = ids.is_in(visits.filter(pl.col("day") > day - 365)["customer"].implode()).to_numpy()
     profit = (
         customer_facts.select("customer")
-        .join(
-            tp.filter(pl.col("day") > day - 365)
-            .group_by("customer")
-            .agg(
-                pl.when(pl.col("margin").is_not_null())
-                .then(pl.col("margin"))
-                .otherwise(pl.col("amount") * inputs.default_margin_rate)
-                .fill_null(0.0)
-                .sum()
-                .alias("p")
-            ),
-            on="customer",
-            how="left",
-        )["p"]
+        .join(inputs.money.select("customer", "profit_last_year"), on="customer", how="left")[
+            "profit_last_year"
+        ]
         .fill_null(0.0)
         .to_numpy()
     )

@@ -69,8 +69,8 @@ class CustomerInsight(models.Model):
         Customer, on_delete=models.CASCADE, primary_key=True, related_name="insight"
     )
     home_unit = models.ForeignKey(
-        OrgUnit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+        OrgUnit, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )  # indexed by the (home_unit, …) indexes below
     as_of = models.DateTimeField(_("as of"))
     # Behaviour: visits are distinct local days with a purchase or service touchpoint.
     visits = models.PositiveIntegerField(_("visits"), default=0)
@@ -80,9 +80,7 @@ class CustomerInsight(models.Model):
     expected_gap_days = models.FloatField(_("expected gap (days)"), null=True, blank=True)
     gap_is_fallback = models.BooleanField(_("expected gap from fallback"), default=False)
     visits_per_year = models.FloatField(_("service visits a year"), null=True, blank=True)
-    retention_state = models.CharField(
-        _("retention"), max_length=12, choices=Retention.choices, db_index=True
-    )
+    retention_state = models.CharField(_("retention"), max_length=12, choices=Retention.choices)
     # Attitude: the latest engagement and NPS answers.
     engagement_tier = models.CharField(_("engagement tier"), max_length=20, blank=True, default="")
     engagement_at = models.DateTimeField(null=True, blank=True)
@@ -90,9 +88,7 @@ class CustomerInsight(models.Model):
     attachment = models.FloatField(null=True, blank=True)
     nps_score = models.SmallIntegerField(null=True, blank=True)
     nps_class = models.CharField(max_length=10, blank=True, default="")
-    matrix_cell = models.CharField(
-        _("retention × loyalty"), max_length=12, choices=Cell.choices, db_index=True
-    )
+    matrix_cell = models.CharField(_("retention × loyalty"), max_length=12, choices=Cell.choices)
     prompted_returns = models.PositiveIntegerField(default=0)
     returns = models.PositiveIntegerField(default=0)
     lock_in_flag = models.BooleanField(_("returns follow lock-in events"), default=False)
@@ -109,22 +105,24 @@ class CustomerInsight(models.Model):
     rfm_frequency = models.SmallIntegerField(default=1)
     rfm_monetary = models.SmallIntegerField(default=1)
     rfm_code = models.CharField(max_length=3, default="111")
-    value_tier = models.CharField(_("value tier"), max_length=8, db_index=True)
+    value_tier = models.CharField(_("value tier"), max_length=8)
     # Advocacy.
     referrals = models.PositiveIntegerField(default=0)
     referred_customers = models.PositiveIntegerField(default=0)
     referred_value = models.FloatField(default=0.0)
     referred_by = models.ForeignKey(
-        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )  # "who did A bring": CustomerInsight filtered by referred_by, a scan; rare
 
     class Meta:
         verbose_name = _("customer insight")
         verbose_name_plural = _("customer insights")
+        # Lists behind the charts: a cell or a tier, most valuable first, for everyone or a unit.
         indexes = [
+            models.Index(fields=["matrix_cell", "-clv"], name="ci_cell_clv"),
+            models.Index(fields=["value_tier", "-clv"], name="ci_tier_clv"),
             models.Index(fields=["home_unit", "matrix_cell"], name="ci_unit_cell"),
             models.Index(fields=["home_unit", "value_tier"], name="ci_unit_tier"),
-            models.Index(fields=["-clv"], name="ci_clv"),
         ]
 
     def __str__(self) -> str:
@@ -206,6 +204,9 @@ class DriverResult(models.Model):
     never silently missing.
     """
 
+    survey = models.ForeignKey(
+        "surveys.Survey", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )  # drivers are items of the same survey as the target
     target = models.CharField(max_length=20)  # recommend, engagement
     context_kind = models.CharField(max_length=20)  # all, visit_type, day_type, daypart
     context_value = models.CharField(max_length=40, blank=True, default="")
@@ -213,7 +214,7 @@ class DriverResult(models.Model):
     status = models.CharField(max_length=10)  # ok, too_few
     n = models.PositiveIntegerField()
     r2 = models.FloatField(null=True)
-    weight = models.FloatField(null=True)  # share of R² (relative weight), 0–1
+    weight = models.FloatField(null=True)  # relative weight: share of the target's variance
     low = models.FloatField(null=True)
     high = models.FloatField(null=True)
     beta = models.FloatField(null=True)  # standardised coefficient
@@ -221,7 +222,7 @@ class DriverResult(models.Model):
     significant = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["target", "context_kind", "context_value", "-weight"]
+        ordering = ["survey", "target", "context_kind", "context_value", "-weight"]
 
     def __str__(self) -> str:
         return f"{self.target}/{self.context_kind}={self.context_value}: {self.driver}"

@@ -69,9 +69,9 @@ def fallback_gap(cadence: pl.DataFrame, rule: RetentionRule) -> float:
     return float(own.median()) if own.len() else rule.default_gap_days
 
 
-def visit_cadence(visits: pl.DataFrame) -> pl.DataFrame:
+def visit_cadence(visits: pl.DataFrame, as_of_day: int) -> pl.DataFrame:
     """Per customer from (customer, day[, service]) visit rows: visits, first/last visit day,
-    own median gap (null below two gaps) and the visit days in order (for the lock-in rule)."""
+    own median gap (null below two gaps) and service visits in the year up to as_of_day."""
     if "service" not in visits.columns:
         visits = visits.with_columns(pl.lit(True).alias("service"))
     days = (
@@ -89,15 +89,17 @@ def visit_cadence(visits: pl.DataFrame) -> pl.DataFrame:
         .otherwise(None)
         .cast(pl.Float64)
         .alias("own_gap"),
-        pl.col("day").filter(pl.col("service")).alias("service_days"),
+        (pl.col("service") & (pl.col("day") > as_of_day - 365))
+        .sum()
+        .cast(pl.Float64)
+        .alias("visits_per_year"),
     )
 
 
 def retention_states(
     cadence: pl.DataFrame, as_of_day: int, rule: RetentionRule, fallback: float
 ) -> pl.DataFrame:
-    """Add expected_gap, gap_is_fallback, days_since, state and service visits in the last
-    year to the frame visit_cadence returns."""
+    """Add expected_gap, gap_is_fallback, days_since and state to visit_cadence's frame."""
     expected = (
         pl.when(pl.col("visits") >= rule.min_visits)
         .then(pl.col("own_gap"))
@@ -108,12 +110,6 @@ def retention_states(
         expected.alias("expected_gap"),
         (pl.col("visits") < rule.min_visits).alias("gap_is_fallback"),
         since.alias("days_since"),
-        pl.col("service_days")
-        .list.eval((pl.element() > as_of_day - 365).sum())
-        .list.first()
-        .fill_null(0)
-        .cast(pl.Float64)
-        .alias("visits_per_year"),
     ).with_columns(
         pl.when(pl.col("days_since") <= rule.overdue_factor * pl.col("expected_gap"))
         .then(pl.lit(RETAINED))

@@ -7,12 +7,14 @@ one complete response per invitation, paced to 300 responses/s; one in twenty is
 at once, as a double click would. Reported:
 
 - "response submit p99": latency from each request's scheduled time to its answer (so a server
-  that falls behind pays for the queue), with the achieved rate; the baseline is a static file
-  served by the same server at the same rate and concurrency.
+  that falls behind pays for the queue), the same from the moment each request was sent, and the
+  achieved rate; the baseline is a static file served by the same server at the same rate and
+  concurrency.
 - "responses stored exactly once": completed responses counted in the database afterwards,
   against N (must be equal: the duplicates stored nothing).
 - "survey page render p95": the server's own time for GET /s/<token>/ from gunicorn's access log
-  (millisecond resolution); the baseline is the static file's server time.
+  (millisecond resolution), 4 clients at 50 pages/s so that it measures rendering rather than a
+  queue; the baseline is the static file's server time.
 - "wave scheduling": rapport.surveys.waves.schedule_wave over 1,000,000 customers (× scale) with
   the contact rules (consent opt-outs, quarantine, no address) in play, in a child process.
 
@@ -39,6 +41,7 @@ CLIENTS = 50
 RATE = 300.0  # responses per second
 RESPONSES = 6_000  # × scale
 PAGE_VIEWS = 1_000  # × scale
+PAGE_RATE, PAGE_CLIENTS = 50.0, 4  # render time, measured below saturation
 WAVE_CUSTOMERS = 1_000_000  # × scale
 DOUBLE_SUBMIT_EVERY = 20
 SERVER_WORKERS = 2
@@ -56,11 +59,13 @@ def _percentile(values: list[float], share: float) -> float:
 class _Load:
     """Paced requests from CLIENTS threads: request i is due at start + i / rate."""
 
-    def __init__(self, port: int, rate: float) -> None:
+    def __init__(self, port: int, rate: float, clients: int = CLIENTS) -> None:
         self.port = port
         self.rate = rate
+        self.clients = clients
         self.lock = threading.Lock()
-        self.latencies: list[float] = []
+        self.latencies: list[float] = []  # from the scheduled time (a queue counts)
+        self.service: list[float] = []  # from the moment the request was sent
         self.failures: list[str] = []
 
     def run(self, requests: list[tuple[str, str, bytes | None]], deadline: float) -> float:
@@ -81,6 +86,7 @@ class _Load:
                     time.sleep(delay)
                 method, path, body = requests[i]
                 headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+                sent = time.perf_counter()
                 try:
                     conn.request(method, path, body=body, headers=headers)
                     response = conn.getresponse()
@@ -91,14 +97,15 @@ class _Load:
                     with self.lock:
                         self.failures.append(f"{method} {path}: {exc}")
                     continue
-                elapsed = time.perf_counter() - due
+                done = time.perf_counter()
                 with self.lock:
-                    self.latencies.append(elapsed)
+                    self.latencies.append(done - due)
+                    self.service.append(done - sent)
                     if response.status >= 400:
                         self.failures.append(f"{method} {path}: HTTP {response.status}")
             conn.close()
 
-        threads = [threading.Thread(target=client, daemon=True) for _ in range(CLIENTS)]
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(self.clients)]
         for t in threads:
             t.start()
         for t in threads:
@@ -162,8 +169,8 @@ def _answering(var_dir: Path, responses: int, views: int, say: Any) -> list[Resu
         time.sleep(0.5)
         warmed = log.stat().st_size if log.exists() else 0
 
-        say(f"survey page: {len(setup['views'])} GETs at {RATE:.0f}/s…")
-        pages = _Load(port, RATE)
+        say(f"survey page: {len(setup['views'])} GETs at {PAGE_RATE:.0f}/s…")
+        pages = _Load(port, PAGE_RATE, PAGE_CLIENTS)
         pages.run([("GET", f"/s/{t}/", None) for t in setup["views"]], deadline)
 
         say(f"static baseline: {responses} GETs at {RATE:.0f}/s…")
@@ -197,6 +204,13 @@ def _answering(var_dir: Path, responses: int, views: int, say: Any) -> list[Resu
     base_p99 = 1000 * _percentile(base.latencies, 0.99)
     return [
         result("response submit p99", p99, "ms", "< 50", baseline=base_p99),
+        result(
+            "response submit p99 (from send)",
+            1000 * _percentile(load.service, 0.99),
+            "ms",
+            "< 50",
+            baseline=1000 * _percentile(base.service, 0.99),
+        ),
         result("response submit rate", len(submits) / seconds, "requests/s", ">= 300"),
         result(
             "responses stored exactly once",

@@ -29,8 +29,9 @@ def working_case(customer, open_case, users):
 
 def test_within_the_limit_is_approved_at_once(customer, open_case, users):
     case = working_case(customer, open_case, users)
-    remedy = actions.propose_remedy(case.pk, case.version, agent(users), kind="voucher", value="500",
-                                    currency="TWD", now=MONDAY)  # fmt: skip
+    remedy = actions.propose_remedy(
+        case.pk, case.version, agent(users), kind="voucher", value="500", currency="TWD", now=MONDAY
+    )
     assert remedy.status == "approved" and remedy.approved_by == users["taipei_agent"].staff
     assert not ApprovalRequest.objects.exists()
     assert Case.objects.get(pk=case.pk).state == "acknowledged"
@@ -43,11 +44,20 @@ def test_a_personal_limit_wins_over_the_role(customer, open_case, users):
     assert actions.authority_limit(staff, "EUR") == Decimal("0")
 
 
-def test_above_the_limit_goes_up_the_tree_and_escalates_on_timeout(customer, open_case, users, taipei_mgr):
+def test_above_the_limit_goes_up_the_tree_and_escalates_on_timeout(
+    customer, open_case, users, taipei_mgr
+):
     WebhookSubscription.objects.create(url="https://example.com/h", event_types=["case.escalated"])
     case = working_case(customer, open_case, users)
-    remedy = actions.propose_remedy(case.pk, case.version, agent(users), kind="refund", value="12000",
-                                    currency="TWD", now=MONDAY)  # fmt: skip
+    remedy = actions.propose_remedy(
+        case.pk,
+        case.version,
+        agent(users),
+        kind="refund",
+        value="12000",
+        currency="TWD",
+        now=MONDAY,
+    )
     assert remedy.status == "awaiting_approval"
     first = ApprovalRequest.objects.get()
     assert first.approver == taipei_mgr and first.level == 1
@@ -61,12 +71,16 @@ def test_above_the_limit_goes_up_the_tree_and_escalates_on_timeout(customer, ope
     second = ApprovalRequest.objects.exclude(pk=first.pk).get()
     assert first.decision == "escalated"
     assert second.approver == users["north_mgr"].staff and second.level == 2
-    types = list(WebhookDelivery.objects.order_by("pk").values_list("event_type", "payload__data__reason"))
+    types = list(
+        WebhookDelivery.objects.order_by("pk").values_list("event_type", "payload__data__reason")
+    )
     assert types == [("case.escalated", "approval"), ("case.escalated", "approval_overdue")]
 
     with pytest.raises(actions.CaseError, match="asked of"):
         actions.decide_approval(second.pk, True, "", agent(users), now=second.due_at)
-    actions.decide_approval(second.pk, True, "Long-standing customer", actions.Actor(users["north_mgr"].staff))
+    actions.decide_approval(
+        second.pk, True, "Long-standing customer", actions.Actor(users["north_mgr"].staff)
+    )
     remedy.refresh_from_db()
     assert remedy.status == "approved" and remedy.approved_by == users["north_mgr"].staff
     assert Case.objects.get(pk=case.pk).state == "in_progress"
@@ -76,15 +90,24 @@ def test_above_the_limit_goes_up_the_tree_and_escalates_on_timeout(customer, ope
 
 def test_a_manager_without_enough_authority_is_passed_over(customer, open_case, users, taipei_mgr):
     case = working_case(customer, open_case, users)
-    actions.propose_remedy(case.pk, case.version, agent(users), kind="refund", value="100000",
-                           currency="TWD", now=MONDAY)  # fmt: skip
+    actions.propose_remedy(
+        case.pk,
+        case.version,
+        agent(users),
+        kind="refund",
+        value="100000",
+        currency="TWD",
+        now=MONDAY,
+    )
     request = ApprovalRequest.objects.get()
     assert request.approver == users["cx"].staff  # unit managers may grant 30,000 TWD alone
 
 
 def test_refusal_needs_a_reason(customer, open_case, users, taipei_mgr):
     case = working_case(customer, open_case, users)
-    actions.propose_remedy(case.pk, case.version, agent(users), kind="refund", value="12000", currency="TWD")
+    actions.propose_remedy(
+        case.pk, case.version, agent(users), kind="refund", value="12000", currency="TWD"
+    )
     request = ApprovalRequest.objects.get()
     with pytest.raises(actions.CaseError, match="reason"):
         actions.decide_approval(request.pk, False, " ", actions.Actor(taipei_mgr))
@@ -95,7 +118,9 @@ def test_refusal_needs_a_reason(customer, open_case, users, taipei_mgr):
 
 def test_consent_before_grant(customer, open_case, users):
     case = working_case(customer, open_case, users)
-    remedy = actions.propose_remedy(case.pk, case.version, agent(users), kind="voucher", value="800", currency="TWD")
+    remedy = actions.propose_remedy(
+        case.pk, case.version, agent(users), kind="voucher", value="800", currency="TWD"
+    )
     case.refresh_from_db()
     with pytest.raises(states.IllegalTransition, match="accepted"):
         actions.grant_remedy(case.pk, case.version, remedy.pk, agent(users))
@@ -104,9 +129,15 @@ def test_consent_before_grant(customer, open_case, users):
     with pytest.raises(states.IllegalTransition, match="accepted"):
         actions.grant_remedy(case.pk, case.version, remedy.pk, agent(users))
     given = MONDAY + dt.timedelta(hours=1)
-    actions.record_consent(case.pk, case.version, remedy.pk, True, "phone", agent(users), given_at=given)
+    actions.record_consent(
+        case.pk, case.version, remedy.pk, True, "phone", agent(users), given_at=given
+    )
     remedy.refresh_from_db()
-    assert (remedy.status, remedy.consent_channel, remedy.consent_at) == ("accepted", "phone", given)
+    assert (remedy.status, remedy.consent_channel, remedy.consent_at) == (
+        "accepted",
+        "phone",
+        given,
+    )
     case.refresh_from_db()
     granted = actions.grant_remedy(case.pk, case.version, remedy.pk, agent(users))
     assert granted.status == "granted" and granted.granted_by == users["taipei_agent"].staff
@@ -114,7 +145,9 @@ def test_consent_before_grant(customer, open_case, users):
 
 def test_consent_by_signed_link(customer, open_case, users):
     case = working_case(customer, open_case, users)
-    remedy = actions.propose_remedy(case.pk, case.version, agent(users), kind="voucher", value="800", currency="TWD")
+    remedy = actions.propose_remedy(
+        case.pk, case.version, agent(users), kind="voucher", value="800", currency="TWD"
+    )
     case.refresh_from_db()
     actions.offer_remedy(case.pk, case.version, remedy.pk, agent(users))
     token = actions.accept_token(remedy)

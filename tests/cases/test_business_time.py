@@ -52,9 +52,14 @@ def test_taiwan_public_holiday_is_skipped():
 
 @pytest.mark.parametrize(
     ("country", "day"),
-    [("TW", dt.date(2025, 10, 10)), ("CN", dt.date(2025, 10, 1)), ("HK", dt.date(2025, 7, 1)),
-     ("KR", dt.date(2025, 8, 15)), ("US", dt.date(2025, 7, 4))],
-)  # fmt: skip
+    [
+        ("TW", dt.date(2025, 10, 10)),
+        ("CN", dt.date(2025, 10, 1)),
+        ("HK", dt.date(2025, 7, 1)),
+        ("KR", dt.date(2025, 8, 15)),
+        ("US", dt.date(2025, 7, 4)),
+    ],
+)
 def test_holiday_countries(country, day):
     cal = Calendar.build("UTC", holiday_country=country)
     assert cal.open_intervals(day) == []
@@ -79,7 +84,9 @@ def test_around_the_clock_calendar_counts_the_short_dst_night():
 
 
 def test_lunch_break():
-    split = {d: [["09:00", "12:00"], ["13:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    split = {
+        d: [["09:00", "12:00"], ["13:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")
+    }
     cal = Calendar.build("Asia/Taipei", hours=split)
     assert cal.add(at(TPE, 2025, 3, 3, 11), 2 * H) == at(TPE, 2025, 3, 3, 14)
 
@@ -102,9 +109,9 @@ def test_bad_calendars_say_where():
         taipei.add(dt.datetime(2025, 3, 3, 10), H)
 
 
-instants = st.datetimes(
-    min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2026, 12, 31)
-).map(lambda d: d.replace(tzinfo=dt.UTC))
+instants = st.datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2026, 12, 31)).map(
+    lambda d: d.replace(tzinfo=dt.UTC)
+)
 amounts = st.integers(min_value=0, max_value=60 * 24 * 40).map(lambda m: dt.timedelta(minutes=m))
 calendars = st.sampled_from([taipei, new_york, Calendar.build("Asia/Seoul", holiday_country="KR")])
 

@@ -19,14 +19,19 @@ from rapport.touchpoints.models import Touchpoint
 
 def answer(survey, customer, touchpoint, values):
     invitation, _token = survey_actions.create_invitation(
-        survey_actions.live_version(survey), channel="email", customer=customer, touchpoint=touchpoint
+        survey_actions.live_version(survey),
+        channel="email",
+        customer=customer,
+        touchpoint=touchpoint,
     )
     for _ in range(10):
         specs = survey_actions.version_specs(invitation.version)
         response = Response.objects.filter(invitation=invitation).first()
         answers = survey_actions.saved_answers(response, specs)
         page = survey_actions.current_page(response, specs, answers)
-        form = {f"q_{s.key}": [str(values[s.key])] for s in specs if s.key in values and s.page == page}
+        form = {
+            f"q_{s.key}": [str(values[s.key])] for s in specs if s.key in values and s.page == page
+        }
         outcome = survey_actions.submit_page(invitation, page, form, language="zh-hant")
         assert outcome.status != "invalid", outcome.errors
         if outcome.status == "completed":
@@ -38,16 +43,25 @@ def answer(survey, customer, touchpoint, values):
 def visit(customer, org, users):
     source = SourceSystem.objects.create(code="dms", name="DMS")
     return Touchpoint.objects.create(
-        customer=customer, occurred_at="2025-03-01T10:00:00+08:00", channel="branch",
-        kind="service_visit", source=source, external_id="RO-1", unit=org["taipei"],
+        customer=customer,
+        occurred_at="2025-03-01T10:00:00+08:00",
+        channel="branch",
+        kind="service_visit",
+        source=source,
+        external_id="RO-1",
+        unit=org["taipei"],
         staff=users["taipei_agent"].staff,
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_detractor_opens_a_case_owned_by_the_touchpoints_staff(customer, visit, users):
     survey = survey_actions.create_survey_from_template("nps", "After service", publish=True)
-    key = next(s.key for s in survey_actions.version_specs(survey_actions.live_version(survey)) if s.role == "nps")
+    key = next(
+        s.key
+        for s in survey_actions.version_specs(survey_actions.live_version(survey))
+        if s.role == "nps"
+    )
     response = answer(survey, customer, visit, {key: 3})
     case = Case.objects.get()
     assert case.customer == customer and case.response_id == response.pk
@@ -68,19 +82,33 @@ def test_detractor_opens_a_case_owned_by_the_touchpoints_staff(customer, visit, 
 @pytest.mark.django_db(transaction=True)
 def test_promoter_opens_nothing(customer, visit):
     survey = survey_actions.create_survey_from_template("nps", "After service", publish=True)
-    key = next(s.key for s in survey_actions.version_specs(survey_actions.live_version(survey)) if s.role == "nps")
+    key = next(
+        s.key
+        for s in survey_actions.version_specs(survey_actions.live_version(survey))
+        if s.role == "nps"
+    )
     answer(survey, customer, visit, {key: 9})
     assert not Case.objects.exists()
 
 
 def tp(n, kind, at, **extra):
-    return {"customer_external_id": "C1", "customer_name": "Lin Mei", "kind": kind,
-            "external_id": f"T{n}", "occurred_at": at, "unit": "taipei", "channel": "branch", **extra}  # fmt: skip
+    return {
+        "customer_external_id": "C1",
+        "customer_name": "Lin Mei",
+        "kind": kind,
+        "external_id": f"T{n}",
+        "occurred_at": at,
+        "unit": "taipei",
+        "channel": "branch",
+        **extra,
+    }
 
 
 @pytest.mark.django_db(transaction=True)
 def test_complaint_touchpoint_opens_a_complaint_case(org, users):
-    ingest_touchpoints([tp(1, "complaint", "2025-03-03T10:00:00+08:00", staff="tpagent")], source="crm")
+    ingest_touchpoints(
+        [tp(1, "complaint", "2025-03-03T10:00:00+08:00", staff="tpagent")], source="crm"
+    )
     case = Case.objects.get()
     assert case.source == "complaint" and case.owner.code == "tpagent" and case.severity == "high"
 
@@ -99,8 +127,13 @@ def test_repeat_visit_for_the_same_job(org, users):
 
 @pytest.mark.django_db(transaction=True)
 def test_three_contacts_within_seven_days(org, users):
-    ingest_touchpoints([tp(1, "inquiry", "2025-03-01T10:00:00+08:00"),
-                        tp(2, "inquiry", "2025-03-03T10:00:00+08:00")], source="crm")  # fmt: skip
+    ingest_touchpoints(
+        [
+            tp(1, "inquiry", "2025-03-01T10:00:00+08:00"),
+            tp(2, "inquiry", "2025-03-03T10:00:00+08:00"),
+        ],
+        source="crm",
+    )
     assert not Case.objects.exists()
     ingest_touchpoints([tp(3, "inquiry", "2025-03-06T10:00:00+08:00")], source="crm")
     assert Case.objects.get().rule.key == "three-contacts"
@@ -109,7 +142,9 @@ def test_three_contacts_within_seven_days(org, users):
 @pytest.mark.django_db(transaction=True)
 def test_no_active_touchpoint_rule_keeps_imports_on_the_fast_path(org):
     assert triggers.any_active(rules.TOUCHPOINT)
-    CaseRule.objects.filter(condition__in=["kind_is", "repeat_visit", "contacts_within"]).update(active=False)
+    CaseRule.objects.filter(condition__in=["kind_is", "repeat_visit", "contacts_within"]).update(
+        active=False
+    )
     assert not triggers.any_active(rules.TOUCHPOINT)
     ingest_touchpoints([tp(1, "complaint", "2025-03-03T10:00:00+08:00")], source="crm")
     assert not Case.objects.exists()
@@ -123,21 +158,28 @@ def test_answer_rule_and_tier_rule_plain():
     tier = rules.RuleSpec(2, "AD", "tier_is", {"tiers": ["actively_disengaged"]})
     assert rules.response_matches(tier, {"scores": {"tier": "actively_disengaged"}})
     assert rules.validate("repeat_visit", {"kind": "x"}) == [
-        "params.context_key: required for repeat_visit", "params.days: required for repeat_visit"
+        "params.context_key: required for repeat_visit",
+        "params.days: required for repeat_visit",
     ]
 
 
 def test_anonymous_responses_open_nothing():
     spec = rules.RuleSpec(1, "NPS", "nps_at_most", {"max": 6})
-    assert rules.signals_for_responses([spec], [{"response_id": 1, "customer_id": None,
-                                                 "scores": {"nps_score": 0}}], {}) == []  # fmt: skip
+    assert (
+        rules.signals_for_responses(
+            [spec], [{"response_id": 1, "customer_id": None, "scores": {"nps_score": 0}}], {}
+        )
+        == []
+    )
 
 
 def test_contacts_window_excludes_old_ones():
     spec = rules.RuleSpec(1, "3 in 7", "contacts_within", {"count": 3, "days": 7, "kinds": []})
     at = dt.datetime(2025, 3, 10, tzinfo=dt.UTC)
-    old = [rules.PastTouchpoint(1, "inquiry", at - dt.timedelta(days=8)),
-           rules.PastTouchpoint(2, "inquiry", at - dt.timedelta(days=1))]  # fmt: skip
+    old = [
+        rules.PastTouchpoint(1, "inquiry", at - dt.timedelta(days=8)),
+        rules.PastTouchpoint(2, "inquiry", at - dt.timedelta(days=1)),
+    ]
     payload = {"id": 3, "kind": "inquiry", "occurred_at": at.isoformat(), "customer_id": 1}
     assert not rules.touchpoint_matches(spec, payload, old)
     assert rules.touchpoint_matches(spec, payload, [*old, rules.PastTouchpoint(4, "email", at)])

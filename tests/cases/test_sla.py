@@ -42,19 +42,29 @@ def test_pause_while_awaiting_customer_moves_the_clocks(customer, open_case, use
     case = open_case(customer)
     case = actions.acknowledge(case.pk, case.version, agent(users), now=MONDAY + H)
     due = case.resolve_due_at
-    case = actions.transition(case.pk, case.version, "awaiting_customer", agent(users), now=MONDAY + 2 * H)
+    case = actions.transition(
+        case.pk, case.version, "awaiting_customer", agent(users), now=MONDAY + 2 * H
+    )
     assert case.sla_next_at is None
     assert actions.sweep_sla(now=due + 100 * H) == {"warnings": 0, "breaches": 0}
     # Waited Monday 12:00 → Tuesday 12:00: nine business hours.
-    case = actions.transition(case.pk, case.version, "in_progress", agent(users), now=MONDAY + 26 * H)
+    case = actions.transition(
+        case.pk, case.version, "in_progress", agent(users), now=MONDAY + 26 * H
+    )
     assert case.paused_minutes == 9 * 60
     assert case.resolve_due_at == due + 24 * H
-    assert [c["state"] for c in actions.clock_status(case, MONDAY + 26 * H)] == ["met", "running", "running"]
+    assert [c["state"] for c in actions.clock_status(case, MONDAY + 26 * H)] == [
+        "met",
+        "running",
+        "running",
+    ]
 
 
 @pytest.fixture
 def hook(db):
-    return WebhookSubscription.objects.create(url="https://example.com/h", event_types=["case.breached", "case.escalated"])
+    return WebhookSubscription.objects.create(
+        url="https://example.com/h", event_types=["case.breached", "case.escalated"]
+    )
 
 
 def test_warning_then_breach_escalates_to_the_manager_once(customer, open_case, users, hook):
@@ -70,7 +80,9 @@ def test_warning_then_breach_escalates_to_the_manager_once(customer, open_case, 
     assert kinds.count("sla_warning") == 1 and kinds.count("sla_breach") == 1
     escalated = CaseEvent.objects.get(case=case, kind="escalated")
     assert escalated.new.endswith("Northmgr")  # the unit manager above Taipei
-    events = list(WebhookDelivery.objects.order_by("pk").values_list("event_type", "payload__data__target"))
+    events = list(
+        WebhookDelivery.objects.order_by("pk").values_list("event_type", "payload__data__target")
+    )
     assert events == [("case.breached", "ack"), ("case.escalated", "ack")]
     case.refresh_from_db()
     assert case.ack_breached_at == case.ack_due_at
@@ -118,15 +130,23 @@ def test_two_workers_escalate_once(customer, open_case, hook):
 def test_resolved_cases_are_not_swept(customer, open_case, users):
     case = open_case(customer)
     case = actions.acknowledge(case.pk, case.version, agent(users), now=MONDAY)
-    case = actions.resolve(case.pk, case.version, agent(users), cause="service_encounter", fix="Apologised",
-                           now=MONDAY + H)  # fmt: skip
+    case = actions.resolve(
+        case.pk,
+        case.version,
+        agent(users),
+        cause="service_encounter",
+        fix="Apologised",
+        now=MONDAY + H,
+    )
     assert Case.objects.get(pk=case.pk).sla_next_at is None
     assert actions.sweep_sla(now=MONDAY + 1000 * H) == {"warnings": 0, "breaches": 0}
 
 
 def test_overdue_promises_count_as_broken(customer, open_case, users):
     case = open_case(customer)
-    promise = actions.make_promise(case.pk, case.version, "Call back", MONDAY + 2 * H, agent(users), now=MONDAY)
+    promise = actions.make_promise(
+        case.pk, case.version, "Call back", MONDAY + 2 * H, agent(users), now=MONDAY
+    )
     assert actions.break_overdue_promises(now=MONDAY + H) == 0
     assert actions.break_overdue_promises(now=MONDAY + 2 * H) == 1
     assert actions.break_overdue_promises(now=MONDAY + 3 * H) == 0

@@ -55,8 +55,12 @@ NOW = dt.datetime(2025, 3, 20, 12, tzinfo=dt.UTC)
 
 
 def facts(**kw):
-    base = {"basis": "confirmed", "resolved_at": NOW - dt.timedelta(days=1), "now": NOW,
-            "no_reply_days": 7}  # fmt: skip
+    base = {
+        "basis": "confirmed",
+        "resolved_at": NOW - dt.timedelta(days=1),
+        "now": NOW,
+        "no_reply_days": 7,
+    }
     return states.CloseFacts(**{**base, **kw})
 
 

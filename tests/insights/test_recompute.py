@@ -65,10 +65,15 @@ def test_referrals_and_value(base):
     assert d.referred_by_id == base.id("A")
     cal = run.calibration
     clvs = [facts(base, n).clv for n in "ABCD"]
-    if cal["fit_error"]:  # five customers rarely identify BG/NBD: then no lifetime values
-        assert clvs == [0.0] * 4
-    else:
-        assert all(v >= 0 for v in clvs)
+    assert cal["margin_ratio"] == pytest.approx(0.4)  # visit margins 2,000 of 5,000
+    if cal["fit_error"]:  # five customers do not identify BG/NBD: the cadence fallback
+        # A: 61 days since, gap 60 → P = (3·60 − 61)/(2·60); 365/60 visits a year of 5,000.
+        p = (180 - 61) / 120
+        assert facts(base, "A").p_alive == pytest.approx(p)
+        assert clvs[0] == pytest.approx(0.4 * 5000 * p * 365 / 60 * 1.1**-0.5)
+        assert clvs[1] == 0.0  # B is lost
+        assert facts(base, "D").p_alive == 1.0
+    assert all(v >= 0 for v in clvs)
     share = InsightFigure.objects.get(key="referrals").value
     # New customers (first visit in the last 365 days): A, C, D; one of them (D) referred.
     assert (share["new_customers"], share["share"]) == (3, pytest.approx(1 / 3))

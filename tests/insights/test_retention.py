@@ -17,7 +17,7 @@ def visits(timelines: dict[int, list[int]]) -> pl.DataFrame:
 
 
 def states(timelines, as_of, fallback=None):
-    cadence = retention.visit_cadence(visits(timelines))
+    cadence = retention.visit_cadence(visits(timelines), as_of)
     fb = retention.fallback_gap(cadence, RULE) if fallback is None else fallback
     out = retention.retention_states(cadence, as_of, RULE, fb).sort("customer")
     return {r["customer"]: r for r in out.iter_rows(named=True)}, fb
@@ -58,7 +58,7 @@ def test_same_day_visits_count_once_and_service_visits_a_year():
     frame = pl.DataFrame(
         {"customer": [1, 1, 1, 1], "day": [0, 0, 300, 400], "service": [True, False, True, False]}
     )
-    cadence = retention.visit_cadence(frame)
+    cadence = retention.visit_cadence(frame, 400)
     row = retention.retention_states(cadence, 400, RULE, 100.0).row(0, named=True)
     assert row["visits"] == 3
     assert row["visits_per_year"] == 1  # day 300; day 400 was a purchase, day 0 too long ago

@@ -29,7 +29,7 @@ from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
 from rapport.core.demo import generator, org
-from rapport.core.demo.people import Profile, customer_rng, profile
+from rapport.core.demo.people import Profile, customer_rng, external_id, profile
 from rapport.customers.models import CustomerIdentity
 from rapport.org.models import OrgUnit
 from rapport.surveys import actions, results
@@ -50,6 +50,9 @@ SURVEYS: tuple[tuple[str, str], ...] = (
     ("ces", "Claims effort (CES) 理賠便利度"),
     ("employee_pulse", "Employee pulse 員工脈動"),
 )
+# Surveys cover the first customers only, so `--customers 1000000` stays quick; the default demo
+# (2,000) is covered whole.
+MAX_SURVEYED_CUSTOMERS = 20_000
 BRANCH_EFFECT = {"hsinchu": 0.09, "taichung": 0.05, "taoyuan": -0.06, "kaohsiung": -0.11}
 SERVICE_CAUSES = {"inconvenience", "core_failure", "service_encounter", "response_failure"}
 # Roles a bad story hits harder than the rest.
@@ -98,18 +101,15 @@ class _Context:
             dt.datetime.combine(as_of, dt.time(), tzinfo=results.enterprise_tz()),
         )
         self.customers = customers
-        self.index_of = {
-            customer_id: int(ext[1:]) - 1_000_001
-            for customer_id, ext in CustomerIdentity.objects.filter(source__code="dms").values_list(
-                "customer_id", "external_id"
-            )
-        }
-        self.dms_id = {
-            cid: ext
-            for cid, ext in CustomerIdentity.objects.filter(source__code="dms").values_list(
-                "customer_id", "external_id"
-            )
-        }
+        surveyed = [
+            (customer_id, ext, int(ext[1:]) - 1_000_001)
+            for customer_id, ext in CustomerIdentity.objects.filter(
+                source__code="dms", external_id__lt=external_id("dms", MAX_SURVEYED_CUSTOMERS)
+            ).values_list("customer_id", "external_id")
+        ]
+        self.index_of = {customer_id: index for customer_id, _ext, index in surveyed}
+        self.dms_id = {customer_id: ext for customer_id, ext, _index in surveyed}
+        self.last_customer = max(self.index_of, default=0)
         self.unit_code = dict(OrgUnit.objects.values_list("id", "code"))
         self.tz = results.enterprise_tz()
         self._profiles: dict[int, Profile] = {}
@@ -285,7 +285,12 @@ class _Plan:
         ctx = self.ctx
         since = ctx.now - dt.timedelta(days=days)
         rows = (
-            Touchpoint.objects.filter(kind__in=kinds, source__code=source, occurred_at__gte=since)
+            Touchpoint.objects.filter(
+                kind__in=kinds,
+                source__code=source,
+                occurred_at__gte=since,
+                customer_id__lte=ctx.last_customer,
+            )
             .order_by("id")
             .values_list("id", "external_id", "customer_id", "occurred_at", "unit_id", "staff_id")
         )
