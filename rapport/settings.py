@@ -179,6 +179,8 @@ TASKS = {
 RAPPORT_DEFAULT_TIME_ZONE = os.environ.get("RAPPORT_DEFAULT_TIME_ZONE", "Asia/Taipei")
 RAPPORT_DEFAULT_REGION = os.environ.get("RAPPORT_DEFAULT_REGION", "TW")  # for phone numbers
 RAPPORT_MAX_FUTURE_DAYS = 1  # a touchpoint more than this far ahead is rejected
+# Case and survey rules act on touchpoints at most this old (an import of history fires none).
+RAPPORT_LIVE_EVENT_MAX_AGE_DAYS = int(os.environ.get("RAPPORT_LIVE_EVENT_MAX_AGE_DAYS", "7"))
 RAPPORT_API_MAX_RECORDS = 10_000
 RAPPORT_WEBHOOK_MAX_ATTEMPTS = 8
 

@@ -12,4 +12,5 @@ urlpatterns = [
     path("integrations/", include("rapport.integrations.urls")),
     path("surveys/", include("rapport.surveys.urls")),
     path("s/", include("rapport.surveys.public_urls")),
+    path("cases/", include("rapport.cases.public_urls")),
 ]

@@ -8,6 +8,17 @@ from django.contrib.auth.models import User
 from rapport.org.models import OrgUnit, Staff
 
 
+@pytest.fixture(autouse=True)
+def test_settings(settings):
+    """Static files from the source tree (the manifest exists only after collectstatic), and a
+    fast password hasher: the `users` fixture creates six logins per test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def org(db):
     """enterprise → north/south regions → one branch each, with an agent per branch."""

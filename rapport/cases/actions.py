@@ -986,6 +986,15 @@ def record_consent(
         return remedy
 
 
+def remedy_for_link(token: str) -> Remedy | None:
+    """The remedy an offer link is about, or None for a tampered, unknown or expired link."""
+    try:
+        data = signing.loads(token, salt=ACCEPT_SALT, max_age=ACCEPT_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    return Remedy.objects.filter(pk=data["r"], case_id=data["c"]).select_related("case").first()
+
+
 def accept_by_link(token: str, accepted: bool = True, now: dt.datetime | None = None) -> Remedy:
     """The customer's own answer through the link of the offer."""
     try:

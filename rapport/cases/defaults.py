@@ -100,13 +100,13 @@ TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
     ),
     ("resolution", "zh-hant"): (
         "您的案件 {{ case_ref }} 已處理完成",
-        "{{ customer }} 您好：\n\n{{ body }}\n\n若仍有任何不滿意，請直接回覆，"
-        "直到您滿意為止。\n\n{{ owner }}",
+        "{{ customer }} 您好：\n\n{{ body }}\n\n若仍有任何不滿意之處，請直接回覆："
+        "要等您滿意了，這件事才算處理完畢。\n\n{{ owner }}",
     ),
     ("resolution", "zh-hans"): (
         "您的案件 {{ case_ref }} 已处理完成",
-        "{{ customer }} 您好：\n\n{{ body }}\n\n若仍有任何不满意，请直接回复，"
-        "直到您满意为止。\n\n{{ owner }}",
+        "{{ customer }} 您好：\n\n{{ body }}\n\n若仍有任何不满意之处，请直接回复："
+        "要等您满意了，这件事才算处理完毕。\n\n{{ owner }}",
     ),
 }
 

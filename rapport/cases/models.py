@@ -66,7 +66,7 @@ class CaseSettings(models.Model):
         verbose_name_plural = _("case settings")
 
     def __str__(self) -> str:
-        return "case settings"
+        return str(self._meta.verbose_name)
 
     @classmethod
     def current(cls) -> CaseSettings:

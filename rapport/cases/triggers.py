@@ -19,7 +19,7 @@ from typing import Any
 
 from rapport.cases import rules
 from rapport.cases.rules import PastTouchpoint, RuleSpec, Signal
-from rapport.core.events import subscribe
+from rapport.core.events import live, subscribe
 from rapport.org.models import OrgUnit
 
 log = logging.getLogger(__name__)
@@ -203,4 +203,6 @@ def _link_recovery(payloads: Sequence[Mapping[str, Any]]) -> None:
 
 @subscribe("touchpoint.created", interested=lambda: any_active(rules.TOUCHPOINT))
 def on_touchpoints_created(event_type: str, payloads: list[Mapping[str, Any]]) -> None:
-    dispatch(signals_for_touchpoints(payloads))
+    recent = live(payloads)
+    if recent:
+        dispatch(signals_for_touchpoints(recent))

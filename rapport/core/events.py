@@ -10,27 +10,32 @@ A failing subscriber is logged and rolled back to its savepoint; it never breaks
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, list[Mapping[str, Any]]], None]
 
 # Every event type Rapport emits, with what it means; webhook subscriptions choose from these.
-EVENT_TYPES: dict[str, str] = {
-    "touchpoint.created": "A touchpoint was recorded (import, API or UI).",
-    "customer.merged": "Two customers were merged into one (or a merge was undone).",
-    "response.completed": "A survey response was completed, with its scores.",
-    "case.opened": "A case was opened (by a rule, by hand, by email or by API).",
-    "case.escalated": "A case went up: a remedy needs approval, or a delay was escalated.",
-    "case.breached": "A case missed an SLA target (acknowledge, first response or resolve).",
-    "case.resolved": "A case was resolved, with its cause.",
-    "case.closed": "A case was closed (confirmed, recovery survey answered, or no reply).",
+EVENT_TYPES: dict[str, str | Promise] = {
+    "touchpoint.created": _("A touchpoint was recorded (import, API or UI)."),
+    "customer.merged": _("Two customers were merged into one (or a merge was undone)."),
+    "response.completed": _("A survey response was completed, with its scores."),
+    "case.opened": _("A case was opened (by a rule, by hand, by email or by API)."),
+    "case.escalated": _("A case went up: a remedy needs approval, or a delay was escalated."),
+    "case.breached": _("A case missed an SLA target (acknowledge, first response or resolve)."),
+    "case.resolved": _("A case was resolved, with its cause."),
+    "case.closed": _("A case was closed (confirmed, recovery survey answered, or no reply)."),
 }
 
 _handlers: dict[str, list[Handler]] = defaultdict(list)
@@ -64,6 +69,31 @@ def register_outbox(writer: Callable[[str, list[Mapping[str, Any]]], None]) -> N
 def has_handlers(event_type: str) -> bool:
     """Whether an in-process handler listens (lets bulk writers skip building payloads)."""
     return any(_interest.get(fn, _always)() for fn in _handlers.get(event_type, ()))
+
+
+def live(
+    payloads: Iterable[Mapping[str, Any]], now: dt.datetime | None = None
+) -> list[Mapping[str, Any]]:
+    """The payloads of things that happened recently enough to act on now.
+
+    Rules that react to what a customer lives through (open a case, invite to a survey) must not
+    fire for history loaded after the fact: importing last year's complaints opens no case today.
+    The window is settings.RAPPORT_LIVE_EVENT_MAX_AGE_DAYS; a payload without a time counts as now.
+    """
+    now = now or timezone.now()
+    oldest = now - dt.timedelta(days=settings.RAPPORT_LIVE_EVENT_MAX_AGE_DAYS)
+    kept = []
+    for p in payloads:
+        at = p.get("occurred_at")
+        if at is None:
+            kept.append(p)
+            continue
+        when = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(str(at))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        if when >= oldest:
+            kept.append(p)
+    return kept
 
 
 def _always() -> bool:

@@ -23,9 +23,10 @@ from typing import Any
 import polars as pl
 from django.db import connection
 
-from rapport.customers.models import Customer, CustomerIdentity
+from rapport.customers.models import Customer, CustomerIdentity, SourceSystem
 from rapport.insights.facts import visits_band
 from rapport.insights.models import CustomerInsight as CI
+from rapport.insights.models import MatrixSummary
 from rapport.insights.models import ScoreSummary as SS
 from rapport.org.models import OrgUnit
 from rapport.surveys.models import Answer, Question, Response, Survey
@@ -196,16 +197,21 @@ def _copy_frame(sql: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.D
         return pl.read_csv(buffer, has_header=False, schema=schema)
 
 
-def fetch_in_chunks(
-    sql_template: str, ids: Iterable[int], schema: dict[str, Any], extra: Sequence[Any] = ()
+def fetch_columns_in(
+    select: Sequence[Column],
+    rest: str,
+    ids: Iterable[int],
+    schema: dict[str, Any],
+    extra: Sequence[Any] = (),
 ) -> pl.DataFrame:
-    """`sql_template` has one `{ids}` placeholder for an IN list; run it per chunk of ids."""
+    """fetch_columns for some ids: `rest` has one `{ids}` placeholder for an IN list, filled
+    with ID_CHUNK ids at a time; `extra` parameters come before the ids."""
     ids = sorted(set(ids))
     parts = []
     for start in range(0, len(ids), ID_CHUNK):
         chunk = ids[start : start + ID_CHUNK]
         marks = ",".join(["%s"] * len(chunk))
-        parts.append(fetch_frame(sql_template.format(ids=marks), [*extra, *chunk], schema))
+        parts.append(fetch_columns(select, rest.format(ids=marks), [*extra, *chunk], schema))
     if not parts:
         return pl.DataFrame(schema=schema)
     return pl.concat(parts, how="vertical", rechunk=True)
@@ -269,11 +275,13 @@ def load_touchpoints(kinds: Sequence[str]) -> pl.DataFrame:
 
 def load_touchpoints_of(customer_ids: Iterable[int], kinds: Sequence[str]) -> pl.DataFrame:
     """The touchpoints of these kinds of some customers (the incremental run's load)."""
-    sql = (
-        f"SELECT {', '.join(map(_cursor_sql, _touchpoint_columns()))} FROM {_table(Touchpoint)} "
+    rest = (
+        f"FROM {_table(Touchpoint)} "
         f"WHERE {_kind_filter(kinds)} AND {_col(Touchpoint, 'customer')} IN ({{ids}})"
     )
-    return fetch_in_chunks(sql, customer_ids, TOUCHPOINT_SCHEMA, extra=list(kinds))
+    return fetch_columns_in(
+        _touchpoint_columns(), rest, customer_ids, TOUCHPOINT_SCHEMA, extra=list(kinds)
+    )
 
 
 MONEY_SCHEMA = {
@@ -317,12 +325,12 @@ def load_money_of(
 ) -> pl.DataFrame:
     """load_money for some customers."""
     customer, occurred = _col(Touchpoint, "customer"), _col(Touchpoint, "occurred_at")
-    sql = (
-        f"SELECT {', '.join(_money_columns())} FROM {_table(Touchpoint)} "
-        f"WHERE {occurred} < %s AND {customer} IN ({{ids}}) GROUP BY {customer}"
+    rest = (
+        f"FROM {_table(Touchpoint)} WHERE {occurred} < %s AND {customer} IN ({{ids}}) "
+        f"GROUP BY {customer}"
     )
     params = _money_params(default_margin_rate, until)
-    return fetch_in_chunks(sql, customer_ids, MONEY_SCHEMA, extra=params)
+    return fetch_columns_in(_money_columns(), rest, customer_ids, MONEY_SCHEMA, extra=params)
 
 
 def customers_with_touchpoints_after(touchpoint_id: int) -> tuple[pl.Series, int]:
@@ -345,72 +353,50 @@ def max_id(model) -> int:
     return int(value or 0)
 
 
-REFERRAL_SCHEMA = {"customer": pl.Int64, "ts": pl.Int64, "referred_ref": pl.String}
+REFERRAL_SCHEMA = {
+    "customer": pl.Int64,
+    "ts": pl.Int64,
+    "referred_ref": pl.String,
+    "identity": pl.Int64,
+}
 
 
 def load_referrals() -> pl.DataFrame:
     """Referral touchpoints: customer (the referrer), ts and the friend as resolved `referred`.
 
-    The friend in context `referred_customer` is an external id in some source system (looked
-    up per source, so the unique (source, external_id) index serves it) or a Rapport customer
-    id; an unknown friend stays null (recorded, not yet a customer).
+    The friend in context `referred_customer` is an external id in some source system — looked
+    up in SQL with every source named, so the unique (source, external_id) index serves it; the
+    lowest customer id wins if several sources share the id — or a Rapport customer id; an
+    unknown friend stays null (recorded, not yet a customer).
     """
-    ctx = _col(Touchpoint, "context")
+    friend = json_text(f"t.{_col(Touchpoint, 'context')}", "referred_customer")
+    ci = _table(CustomerIdentity)
+    sources = f"SELECT {_col(SourceSystem, 'id')} FROM {_table(SourceSystem)}"
+    identity = (
+        f"(SELECT MIN(ci.{_col(CustomerIdentity, 'customer')}) FROM {ci} ci "
+        f"WHERE ci.{_col(CustomerIdentity, 'source')} IN ({sources}) "
+        f"AND ci.{_col(CustomerIdentity, 'external_id')} = {friend})"
+    )
+    occurred = epoch("t." + _col(Touchpoint, "occurred_at"))
     sql = (
-        f"SELECT {_col(Touchpoint, 'customer')}, {epoch(_col(Touchpoint, 'occurred_at'))}, "
-        f"{json_text(ctx, 'referred_customer')} FROM {_table(Touchpoint)} "
-        f"WHERE {_col(Touchpoint, 'kind')} = %s"
+        f"SELECT t.{_col(Touchpoint, 'customer')}, {occurred}, "
+        f"{friend}, {identity} FROM {_table(Touchpoint)} t "
+        f"WHERE t.{_col(Touchpoint, 'kind')} = %s"
     )
     refs = fetch_frame(sql, ["referral"], REFERRAL_SCHEMA)
-    wanted = refs["referred_ref"].drop_nulls().unique().to_list()
-    found = _identities(wanted)
-    numeric = pl.DataFrame(
-        {"referred_ref": [w for w in wanted if w.isdigit()]}, schema={"referred_ref": pl.String}
-    ).with_columns(pl.col("referred_ref").cast(pl.Int64).alias("numeric"))
-    known = set(
-        load_customer_ids(numeric["numeric"].to_list())["id"].to_list() if numeric.height else []
+    digits = refs.filter(
+        pl.col("identity").is_null() & pl.col("referred_ref").str.contains(r"^\d+$")
     )
-    numeric = numeric.filter(pl.col("numeric").is_in(list(known)))
-    return (
-        refs.join(found, on="referred_ref", how="left")
-        .join(numeric, on="referred_ref", how="left")
-        .select(
-            "customer",
-            "ts",
-            pl.coalesce("identity", "numeric").alias("referred"),
-        )
+    numbers = digits["referred_ref"].cast(pl.Int64).unique().to_list()
+    known = load_customer_ids(numbers)["id"] if numbers else pl.Series([], dtype=pl.Int64)
+    numeric = pl.col("referred_ref").cast(pl.Int64, strict=False)
+    return refs.select(
+        "customer",
+        "ts",
+        pl.coalesce("identity", pl.when(numeric.is_in(known.implode())).then(numeric)).alias(
+            "referred"
+        ),
     )
-
-
-def _identities(external_ids: list[str]) -> pl.DataFrame:
-    """external id → customer (the lowest customer id when several sources share the id)."""
-    schema = {"referred_ref": pl.String, "identity": pl.Int64}
-    if not external_ids:
-        return pl.DataFrame(schema=schema)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_col(CustomerIdentity, 'source')} FROM {_table(CustomerIdentity)}"
-            f" GROUP BY {_col(CustomerIdentity, 'source')}"
-        )
-        sources = [row[0] for row in cursor.fetchall()]
-    parts = []
-    for source in sources:
-        for start in range(0, len(external_ids), ID_CHUNK):
-            chunk = external_ids[start : start + ID_CHUNK]
-            marks = ",".join(["%s"] * len(chunk))
-            parts.append(
-                fetch_frame(
-                    f"SELECT {_col(CustomerIdentity, 'external_id')}, "
-                    f"{_col(CustomerIdentity, 'customer')} FROM {_table(CustomerIdentity)} "
-                    f"WHERE {_col(CustomerIdentity, 'source')} = %s "
-                    f"AND {_col(CustomerIdentity, 'external_id')} IN ({marks})",
-                    [source, *chunk],
-                    schema,
-                )
-            )
-    if not parts:
-        return pl.DataFrame(schema=schema)
-    return pl.concat(parts).group_by("referred_ref").agg(pl.col("identity").min())
 
 
 CUSTOMER_SCHEMA = {"id": pl.Int64, "home_unit": pl.Int64}
@@ -430,11 +416,12 @@ def load_customers() -> pl.DataFrame:
 
 def load_customer_ids(ids: Iterable[int]) -> pl.DataFrame:
     """The unmerged customers among these ids: id, home_unit."""
-    return fetch_in_chunks(
-        f"SELECT {_col(Customer, 'id')}, {_col(Customer, 'home_unit')} FROM {_table(Customer)} "
-        f"WHERE {_col(Customer, 'merged_into')} IS NULL AND {_col(Customer, 'id')} IN ({{ids}})",
-        ids,
-        CUSTOMER_SCHEMA,
+    rest = (
+        f"FROM {_table(Customer)} WHERE {_col(Customer, 'merged_into')} IS NULL "
+        f"AND {_col(Customer, 'id')} IN ({{ids}})"
+    )
+    return fetch_columns_in(
+        [_col(Customer, "id"), _col(Customer, "home_unit")], rest, ids, CUSTOMER_SCHEMA
     )
 
 
@@ -524,8 +511,8 @@ def load_responses(
 
 def load_responses_of(customer_ids: Iterable[int]) -> pl.DataFrame:
     """Completed responses of some customers."""
-    sql = _response_select() + f" AND {_col(Response, 'customer')} IN ({{ids}})"
-    return fetch_in_chunks(sql, customer_ids, _response_schema())
+    rest = _response_from() + f" AND {_col(Response, 'customer')} IN ({{ids}})"
+    return fetch_columns_in(_response_columns(), rest, customer_ids, _response_schema())
 
 
 def responses_after(response_id: int, completed_since: dt.datetime | None) -> pl.DataFrame:
@@ -616,8 +603,8 @@ def customers_with_touchpoints_created_since(since: dt.datetime) -> pl.Series:
 
 def load_insight_segments(customer_ids: Iterable[int]) -> pl.DataFrame:
     """customer, value_tier, visits_band of stored CustomerInsight rows."""
-    frame = fetch_in_chunks(
-        f"SELECT {_col(CI, 'customer')}, {_col(CI, 'value_tier')}, {_col(CI, 'visits_per_year')} "
+    frame = fetch_columns_in(
+        [_col(CI, "customer"), _col(CI, "value_tier"), _col(CI, "visits_per_year")],
         f"FROM {_table(CI)} WHERE {_col(CI, 'customer')} IN ({{ids}})",
         customer_ids,
         {"customer": pl.Int64, "value_tier": pl.String, "visits_per_year": pl.Float64},
@@ -629,31 +616,50 @@ def load_insight_segments(customer_ids: Iterable[int]) -> pl.DataFrame:
 
 def load_insight_values(customer_ids: Iterable[int]) -> pl.DataFrame:
     """customer, clv, profit of stored CustomerInsight rows."""
-    return fetch_in_chunks(
-        f"SELECT {_col(CI, 'customer')}, {_col(CI, 'clv')}, {_col(CI, 'profit')} "
+    return fetch_columns_in(
+        [_col(CI, "customer"), _col(CI, "clv"), _col(CI, "profit")],
         f"FROM {_table(CI)} WHERE {_col(CI, 'customer')} IN ({{ids}})",
         customer_ids,
         {"customer": pl.Int64, "clv": pl.Float64, "profit": pl.Float64},
     )
 
 
-def group_insights() -> pl.DataFrame:
-    """CustomerInsight grouped as rapport.insights.summaries.group_customers groups facts."""
-    keys = ", ".join(
-        _col(CI, f)
-        for f in ("home_unit", "value_tier", "retention_state", "engagement_tier", "matrix_cell")
-    )
+def load_insight_groups(customer_ids: Iterable[int]) -> pl.DataFrame:
+    """The stored facts of some customers that the matrix counts (before they change)."""
+    names = ("home_unit", "value_tier", "retention_state", "engagement_tier", "matrix_cell")
     flag = _col(CI, "lock_in_flag")
+    frame = fetch_columns_in(
+        [
+            *(_col(CI, f) for f in names),
+            f"CASE WHEN {flag} THEN 1 ELSE 0 END",
+            _col(CI, "clv"),
+            _col(CI, "profit"),
+        ],
+        f"FROM {_table(CI)} WHERE {_col(CI, 'customer')} IN ({{ids}})",
+        customer_ids,
+        {
+            **dict.fromkeys(names, pl.String),
+            "home_unit": pl.Int64,
+            "lock_in_flag": pl.Int64,
+            "clv": pl.Float64,
+            "profit": pl.Float64,
+        },
+    )
+    # "" comes back as null from SQLite's columnar load; the facts say "" (no tier).
+    return frame.with_columns(pl.col(n).fill_null("") for n in names[1:])
+
+
+def load_matrix() -> pl.DataFrame:
+    """Every stored MatrixSummary row."""
+    names = ("dimension", "key", "retention_state", "engagement_tier", "cell")
     return fetch_frame(
-        f"SELECT {keys}, COUNT(*), SUM(CASE WHEN {flag} THEN 1 ELSE 0 END), "
-        f"SUM({_col(CI, 'clv')}), SUM({_col(CI, 'profit')}) FROM {_table(CI)} GROUP BY {keys}",
+        f"SELECT {', '.join(_col(MatrixSummary, f) for f in names)}, "
+        f"{_col(MatrixSummary, 'customers')}, {_col(MatrixSummary, 'lock_in_flagged')}, "
+        f"{_col(MatrixSummary, 'clv')}, {_col(MatrixSummary, 'profit')} "
+        f"FROM {_table(MatrixSummary)}",
         [],
         {
-            "home_unit": pl.Int64,
-            "value_tier": pl.String,
-            "retention_state": pl.String,
-            "engagement_tier": pl.String,
-            "matrix_cell": pl.String,
+            **dict.fromkeys(names, pl.String),
             "customers": pl.Int64,
             "lock_in_flagged": pl.Int64,
             "clv": pl.Float64,

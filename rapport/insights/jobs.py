@@ -10,11 +10,16 @@ half-written state; the computing before it holds no lock.
   rebuilds every summary, the drivers and the figures (referrals, economics).
 - Incremental: the customers with touchpoints or responses new since the last run (by id
   watermark, or recorded since a given time), plus those whose referral totals they change;
-  their facts on the last full run's calibration; the month / quarter / year score cells those
-  responses fall in (and those of customers whose segment changed); the matrix and the current
-  engagement mix from the facts table. Drivers, economics and the referral share wait for the
-  next full run, and so do customers whose facts change only with the passing of time (the
-  scheduled full run is nightly).
+  their facts on the last full run's calibration. Score cells and matrix rows are sums: their
+  old contributions (old facts, old segments) are taken out of the stored rows and the new ones
+  put in, so nothing else is read; quarters and years are re-added from their months, the
+  current engagement mix is read off the matrix. Drivers, economics and the referral share
+  wait for the next full run, and so do customers whose facts change only with the passing of
+  time (the scheduled full run is nightly).
+
+Runs write one at a time: the write block first takes the insights lock (an advisory lock on
+PostgreSQL; SQLite's write lock, taken at BEGIN, does it there), and an incremental run whose
+base was replaced meanwhile by another run's writes nothing — the next one catches up.
 
 `value_tier_for(customer_id)` is what [cases] reads for priority.
 """
@@ -162,7 +167,8 @@ def recompute_all(
     )
     clock.lap("load")
     customers, touchpoints, money = loaded["customers"], loaded["touchpoints"], loaded["money"]
-    responses, referrals, units = loaded["responses"], loaded["referrals"], loaded["units"]
+    responses = _counted(loaded["responses"], response_mark, _cutoff(started))
+    referrals, units = loaded["referrals"], loaded["units"]
     inputs = _inputs(customers, touchpoints, money, responses, referrals, as_of)
     del touchpoints
     customer_facts, calibration = facts.customer_facts(inputs, calibration)
@@ -179,10 +185,9 @@ def recompute_all(
         how="vertical_relaxed",
     )
     groups = summaries.group_customers(customer_facts.rename({"state": "retention_state"}))
-    as_of_date = as_of.astimezone(tz).date()
-    current = summaries.current_mix_cells(groups, units, as_of_date)
-    scores = summaries.score_rows(pl.concat([cells.select(current.columns), current]))
     matrix = summaries.matrix_rows(groups, units)
+    current = summaries.current_mix_cells(matrix, as_of.astimezone(tz).date())
+    scores = summaries.score_rows(pl.concat([cells.select(current.columns), current]))
     clock.lap("summaries")
     driver_rows = _driver_rows(responses, tz)
     clock.lap("drivers")
@@ -190,6 +195,7 @@ def recompute_all(
     clock.lap("figures")
 
     with transaction.atomic():
+        _lock_runs()
         frames.replace_all(CustomerInsight, insight)
         frames.replace_all(ScoreSummary, scores)
         frames.replace_all(MatrixSummary, matrix)
@@ -233,6 +239,16 @@ def _load_in_parallel(loads: dict[str, Callable[[], pl.DataFrame]]) -> dict[str,
 # --- incremental -------------------------------------------------------------------------------
 
 
+RUN_LOCK = 0x1A5_16_475  # the advisory-lock key of insights runs on PostgreSQL
+
+
+def _lock_runs() -> None:
+    """Serialise the write blocks of runs (inside the transaction; released at its end)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK])
+
+
 def _last_run() -> RecomputeRun | None:
     """The latest run with a calibration (full runs carry it; incremental runs copy it)."""
     return RecomputeRun.objects.filter(finished_at__isnull=False).order_by("-pk").first()
@@ -256,18 +272,22 @@ def recompute_incremental(
     clock = _Clock()
     calibration = facts.Calibration.from_dict(previous.calibration)
     response_mark = frames.max_id(Response)
-    if since is None:
-        changed, touchpoint_mark = frames.customers_with_touchpoints_after(
-            previous.touchpoint_watermark
-        )
-        new_responses = frames.responses_after(previous.response_watermark, previous.started_at)
-    else:
-        changed = frames.customers_with_touchpoints_created_since(since)
-        touchpoint_mark = frames.max_id(Touchpoint)
-        new_responses = frames.load_responses(since=since)
-    changed = pl.concat(
-        [changed.cast(pl.Int64), new_responses["customer"].drop_nulls().cast(pl.Int64)]
-    ).unique()
+    previous_cut, cut = _cutoff(previous.started_at), _cutoff(started)
+    changed, touchpoint_mark = frames.customers_with_touchpoints_after(
+        previous.touchpoint_watermark
+    )
+    new_responses = frames.responses_after(
+        previous.response_watermark, dt.datetime.fromtimestamp(previous_cut, dt.UTC)
+    ).filter(
+        ((pl.col("id") > previous.response_watermark) | (pl.col("ts") >= previous_cut))
+        & (pl.col("id") <= response_mark)
+        & (pl.col("ts") < cut)
+    )
+    parts = [changed.cast(pl.Int64), new_responses["customer"].drop_nulls().cast(pl.Int64)]
+    if since is not None:  # also whoever has anything recorded or completed since then
+        parts.append(frames.customers_with_touchpoints_created_since(since).cast(pl.Int64))
+        parts.append(frames.load_responses(since=since)["customer"].drop_nulls().cast(pl.Int64))
+    changed = pl.concat(parts).unique()
     referrals = frames.load_referrals()
     affected = _with_referral_partners(changed, referrals)
     clock.lap("find_changed")
@@ -276,8 +296,11 @@ def recompute_incremental(
     customers = frames.load_customer_ids(ids)
     touchpoints = frames.load_touchpoints_of(ids, LOADED_KINDS)
     money = frames.load_money_of(ids, default_margin_rate(), _day_end(as_of))
-    responses = frames.load_responses_of(ids)
+    of_affected = frames.load_responses_of(ids)
+    before = _counted(of_affected, previous.response_watermark, previous_cut)
+    responses = _counted(of_affected, response_mark, cut)
     old = frames.load_insight_segments(ids)
+    old_groups = frames.load_insight_groups(ids)
     partner_values = frames.load_insight_values(
         referrals["referred"]
         .drop_nulls()
@@ -291,38 +314,45 @@ def recompute_incremental(
     clock.lap("customer_facts")
 
     tz = enterprise_tz()
-    new_segments = _segments(customer_facts)
-    moved = old.join(new_segments, on="customer", how="full", coalesce=True, suffix="_new").filter(
-        (pl.col("value_tier") != pl.col("value_tier_new")).fill_null(True)
-        | (pl.col("visits_band") != pl.col("visits_band_new")).fill_null(True)
-    )["customer"]
-    touched = pl.concat(
-        [
-            new_responses.select("ts"),
-            responses.filter(pl.col("customer").is_in(moved.implode())).select("ts"),
-        ]
-    )
-    month_list = sorted(
-        set(touched.select(summaries.month_start(pl.col("ts"), tz)).to_series().to_list())
-    )
-    month_responses = _responses_in_months(month_list, tz)
-    others = month_responses["customer"].drop_nulls().unique()
-    others = others.filter(~others.is_in(affected.implode()))
-    segments = pl.concat([new_segments, frames.load_insight_segments(others.to_list())])
+    # Score cells are sums, so the changed customers' responses are taken out of the stored
+    # month cells with their old segments and put back with their new ones (plus the new
+    # responses): exact, and no other response is read.
     units = frames.load_units()
-    months = summaries.month_cells(_with_segments(month_responses, segments), units, tz)
+    anonymous = new_responses.filter(pl.col("customer").is_null())
+    removed = summaries.month_cells(_with_segments(before, old), units, tz)
+    added = summaries.month_cells(
+        _with_segments(pl.concat([responses, anonymous]), _segments(customer_facts)), units, tz
+    )
+    delta = summaries.difference(added, removed)
+    month_list = sorted(set(delta["period_start"].to_list()))
+    matrix_change = summaries.matrix_change(
+        summaries.group_customers(old_groups),
+        summaries.group_customers(customer_facts.rename({"state": "retention_state"})),
+        units,
+    )
     clock.lap("summaries")
 
     with transaction.atomic():
+        _lock_runs()
+        latest = _last_run()
+        if latest is not None and latest.pk != previous.pk:
+            log.info(
+                "insights: run %s finished meanwhile; this incremental run stands down", latest
+            )
+            return latest
         frames.delete_where_in(CustomerInsight, "customer", ids)
         frames.write_frame(CustomerInsight, insight)
-        _replace_month_cells(month_list, months, tz)
-        groups = frames.group_insights()
-        current = summaries.current_mix_cells(groups, units, as_of.astimezone(tz).date())
+        if month_list:
+            stored = frames.load_month_cells(month_list[0], _period_end(month_list[-1], "month"))
+            stored = stored.filter(pl.col("period_start").is_in(month_list))
+            _replace_month_cells(month_list, summaries.add_cells(stored, delta), tz)
+        # The matrix, like the score cells, changes by what the changed customers take out
+        # and bring in; the current engagement mix is read off the matrix.
+        matrix = summaries.add_matrix_rows(frames.load_matrix(), matrix_change)
+        current = summaries.current_mix_cells(matrix, as_of.astimezone(tz).date())
         ScoreSummary.objects.filter(period_kind="current").delete()
         frames.write_frame(ScoreSummary, summaries.score_rows(current))
-        MatrixSummary.objects.all().delete()
-        frames.write_frame(MatrixSummary, summaries.matrix_rows(groups, units))
+        frames.replace_all(MatrixSummary, matrix)
         clock.lap("write")
         run = RecomputeRun.objects.create(
             kind=RecomputeRun.Kind.INCREMENTAL,
@@ -339,6 +369,17 @@ def recompute_incremental(
     return run
 
 
+def _cutoff(started: dt.datetime) -> int:
+    """A run counts the responses completed before the whole second it started in (and up to
+    its id watermark); the next run counts the rest. Taken before anything is read, so a
+    response is counted by exactly one run, whenever it completes."""
+    return math.floor(started.timestamp())
+
+
+def _counted(responses: pl.DataFrame, mark: int, cutoff: int) -> pl.DataFrame:
+    return responses.filter((pl.col("id") <= mark) & (pl.col("ts") < cutoff))
+
+
 def _with_referral_partners(changed: pl.Series, referrals: pl.DataFrame) -> pl.Series:
     """Changed customers plus those whose referral facts they feed: the referrers of changed
     friends (their brought value) and the friends of changed referrers (their referred_by)."""
@@ -350,32 +391,6 @@ def _with_referral_partners(changed: pl.Series, referrals: pl.DataFrame) -> pl.S
         ]
     )
     return pl.concat([changed.cast(pl.Int64), partners.cast(pl.Int64)]).unique().sort()
-
-
-def _month_bounds(month: dt.date, tz) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime(month.year, month.month, 1, tzinfo=tz)
-    following = dt.datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=tz)
-    return start, following
-
-
-def _responses_in_months(month_list: list[dt.date], tz) -> pl.DataFrame:
-    """Completed responses of these local months, one range query per run of adjacent months."""
-    parts = []
-    i = 0
-    while i < len(month_list):
-        j = i
-        while (
-            j + 1 < len(month_list)
-            and _month_bounds(month_list[j], tz)[1] == _month_bounds(month_list[j + 1], tz)[0]
-        ):
-            j += 1
-        since = _month_bounds(month_list[i], tz)[0]
-        until = _month_bounds(month_list[j], tz)[1]
-        parts.append(frames.load_responses(since=since, until=until))
-        i = j + 1
-    if not parts:
-        return pl.DataFrame(schema=frames.RESPONSE_SCHEMA)
-    return pl.concat(parts)
 
 
 def _replace_month_cells(month_list: list[dt.date], months: pl.DataFrame, tz) -> None:
@@ -403,7 +418,7 @@ def _replace_month_cells(month_list: list[dt.date], months: pl.DataFrame, tz) ->
 
 
 def _period_end(start: dt.date, kind: str) -> dt.date:
-    months = 3 if kind == "quarter" else 12
+    months = {"month": 1, "quarter": 3, "year": 12}[kind]
     total = start.month - 1 + months
     return dt.date(start.year + total // 12, total % 12 + 1, 1)
 

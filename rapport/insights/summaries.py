@@ -74,6 +74,24 @@ def month_cells(
     return cells.with_columns(pl.lit("month").alias("period_kind"))
 
 
+def difference(added: pl.DataFrame, removed: pl.DataFrame) -> pl.DataFrame:
+    """Month cells of `added` minus those of `removed` (statistics subtracted)."""
+    negative = removed.with_columns(-pl.col(c) for c in measures.STAT_COLUMNS)
+    return add_cells(added, negative)
+
+
+def add_cells(*frames: pl.DataFrame) -> pl.DataFrame:
+    """Month cells added up per (measure, period, dimension, key); empty cells dropped."""
+    keys = ["measure", "period_kind", "period_start", "dimension", "key"]
+    columns = [*keys, *measures.STAT_COLUMNS]
+    stacked = pl.concat(
+        [f.with_columns(pl.lit("month").alias("period_kind")).select(columns) for f in frames],
+        how="vertical_relaxed",
+    )
+    summed = stacked.group_by(keys).agg(pl.col(c).sum() for c in measures.STAT_COLUMNS)
+    return summed.filter(pl.col("n") != 0)
+
+
 def roll_up(months: pl.DataFrame, period_kind: str) -> pl.DataFrame:
     """Quarter or year cells from month cells, by adding their statistics."""
     every = PERIOD_KINDS[period_kind]
@@ -129,28 +147,50 @@ def _spread_groups(groups: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts, how="vertical")
 
 
+MATRIX_KEYS = ("dimension", "key", "retention_state", "engagement_tier")
+
+
 def matrix_rows(groups: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
     """MatrixSummary rows: by all / unit (subtree) / value tier × retention state × tier."""
-    spread = _spread_groups(groups, units)
+    spread = _spread_groups(groups, units).rename({"matrix_cell": "cell"})
+    return add_matrix_rows(spread)
+
+
+def add_matrix_rows(*frames: pl.DataFrame) -> pl.DataFrame:
+    """Matrix rows added up per MATRIX_KEYS (a stored matrix plus a change, say); rows left
+    without customers are dropped."""
+    columns = [*MATRIX_KEYS, "cell", "customers", "lock_in_flagged", "clv", "profit"]
+    stacked = pl.concat([f.select(columns) for f in frames], how="vertical_relaxed")
     return (
-        spread.group_by("dimension", "key", "retention_state", "engagement_tier")
+        stacked.group_by(*MATRIX_KEYS)
         .agg(
-            pl.col("matrix_cell").first().alias("cell"),
+            pl.col("cell").first(),
             pl.col("customers").sum(),
             pl.col("lock_in_flagged").sum(),
             pl.col("clv").sum(),
             pl.col("profit").sum(),
         )
-        .sort("dimension", "key", "retention_state", "engagement_tier")
+        .filter(pl.col("customers") != 0)
+        .sort(*MATRIX_KEYS)
     )
 
 
-def current_mix_cells(groups: pl.DataFrame, units: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+def matrix_change(
+    old_groups: pl.DataFrame, new_groups: pl.DataFrame, units: pl.DataFrame
+) -> pl.DataFrame:
+    """Matrix rows of new_groups minus those of old_groups: what to add to a stored matrix."""
+    old = matrix_rows(old_groups, units).with_columns(
+        -pl.col(c) for c in ("customers", "lock_in_flagged", "clv", "profit")
+    )
+    columns = [*MATRIX_KEYS, "cell", "customers", "lock_in_flagged", "clv", "profit"]
+    return pl.concat([matrix_rows(new_groups, units), old.select(columns)])
+
+
+def current_mix_cells(matrix: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """Engagement mix of customers by their latest tier ("current" cells), by all / unit / value
-    tier: measure tier.<tier>, a customers in the tier, n customers with any tier."""
-    spread = _spread_groups(groups, units).filter(
-        pl.col("engagement_tier").is_in(list(scoring.TIERS))
-    )
+    tier, from the matrix rows: measure tier.<tier>, a customers in the tier, n customers with
+    any tier."""
+    spread = matrix.filter(pl.col("engagement_tier").is_in(list(scoring.TIERS)))
     totals = spread.group_by("dimension", "key").agg(pl.col("customers").sum().alias("n"))
     counts = spread.group_by("dimension", "key", "engagement_tier").agg(
         pl.col("customers").sum().alias("a")

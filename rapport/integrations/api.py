@@ -100,7 +100,7 @@ def _invalid(exc: actions.IntegrationError) -> ApiError:
 @router.get("/events", auth=auth(None), response=list[EventType], tags=["events"])
 def list_events(request: HttpRequest) -> list[dict[str, str]]:
     """Every event type a webhook can subscribe to."""
-    return [{"type": name, "description": text} for name, text in EVENT_TYPES.items()]
+    return [{"type": name, "description": str(text)} for name, text in EVENT_TYPES.items()]
 
 
 @router.get("/webhooks", auth=auth("webhooks:manage"), response=list[SubscriptionOut])

@@ -13,6 +13,8 @@ import random
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
+
 # Keys made by `rapport apikey create` without --scope get these: everything an integration needs
 # to send and read data. Managing webhooks (where data is sent to) must be asked for explicitly.
 DEFAULT_SCOPES = ("customers:read", "customers:write", "touchpoints:read", "touchpoints:write")
@@ -54,17 +56,17 @@ def webhook_url_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
     except ValueError:
-        return "not a valid URL"
+        return _("not a valid URL")
     if parts.scheme not in {"http", "https"}:
-        return "only http and https URLs can receive webhooks"
+        return _("only http and https URLs can receive webhooks")
     if not parts.hostname:
-        return "the URL has no host"
+        return _("the URL has no host")
     try:
         parts.port  # noqa: B018 — raises on a bad port
     except ValueError:
-        return "the URL has an invalid port"
+        return _("the URL has an invalid port")
     if parts.username or parts.password:
-        return "credentials in the URL are not allowed; check the signature instead"
+        return _("credentials in the URL are not allowed; check the signature instead")
     return None
 
 
@@ -72,9 +74,13 @@ def event_type_problems(event_types: Iterable[str], known: Iterable[str]) -> lis
     """What is wrong with a subscription's event types ("*" means every event)."""
     wanted = list(event_types)
     if not wanted:
-        return ["choose at least one event type"]
+        return [_("choose at least one event type")]
     allowed = set(known) | {"*"}
-    return [f"unknown event type {name!r}" for name in wanted if name not in allowed]
+    return [
+        _("unknown event type %(name)s") % {"name": repr(name)}
+        for name in wanted
+        if name not in allowed
+    ]
 
 
 def truncated(text: str, limit: int = ERROR_MAX_CHARS) -> str:

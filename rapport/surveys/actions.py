@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from rapport.core.events import emit
 from rapport.customers.models import Customer
@@ -143,7 +144,7 @@ def publish_survey(survey: Survey) -> SurveyVersion:
         Survey.objects.select_for_update().filter(pk=survey.pk).first()
         latest = latest_version(survey)
         if latest is None:
-            raise SurveyError("the survey has no version")
+            raise SurveyError(_("the survey has no version"))
         if latest.published_at is not None:
             return latest
         problems = q.validate_definition(version_specs(latest))
@@ -219,7 +220,7 @@ def move_question(survey: Survey, key: str, step: int) -> None:
         ordered = list(draft.questions.order_by("page", "order", "pk"))
         index = next((i for i, item in enumerate(ordered) if item.key == key), None)
         if index is None:
-            raise SurveyError("no such question")
+            raise SurveyError(_("no such question"))
         other = index + step
         if not 0 <= other < len(ordered):
             return
@@ -250,7 +251,7 @@ def create_invitation(
     The touchpoint's staff and unit are copied onto the invitation as the answer's context.
     """
     if version.published_at is None:
-        raise SurveyError("only a published version can be sent")
+        raise SurveyError(_("only a published version can be sent"))
     secret = tokens.new_secret()
     lang = language or (customer.preferred_language if customer else q.DEFAULT_LANGUAGE)
     invitation = Invitation.objects.create(

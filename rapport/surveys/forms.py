@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from rapport.surveys import library
 from rapport.surveys import questions as q
@@ -26,7 +27,7 @@ def lang_field(lang: str) -> str:
 
 class NewSurveyForm(forms.Form):
     kind = forms.ChoiceField(label=_("Start from"), choices=Survey.Kind.choices)
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=pgettext_lazy("survey", "Name"), max_length=200)
 
 
 def _text_fields(prefix: str, label: Any, widget: type[forms.Widget]) -> dict[str, forms.Field]:

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from rapport.customers.models import Customer
 from rapport.org.models import OrgUnit, Staff
@@ -78,9 +79,11 @@ class SurveyVersion(models.Model):
 class Question(models.Model):
     version = models.ForeignKey(SurveyVersion, on_delete=models.CASCADE, related_name="questions")
     key = models.SlugField(_("key"), max_length=64)
-    type = models.CharField(_("type"), max_length=16, choices=list(q.QUESTION_TYPES.items()))
+    type = models.CharField(
+        pgettext_lazy("question", "type"), max_length=16, choices=list(q.QUESTION_TYPES.items())
+    )
     texts = models.JSONField(_("texts"), default=dict)  # {language: text}
-    required = models.BooleanField(_("required"), default=True)
+    required = models.BooleanField(pgettext_lazy("question", "required"), default=True)
     options = models.JSONField(default=list, blank=True)  # [{"value", "labels": {lang: text}}]
     scale_min = models.SmallIntegerField(null=True, blank=True)
     scale_max = models.SmallIntegerField(null=True, blank=True)
@@ -355,7 +358,7 @@ class ContactPolicy(models.Model):
         verbose_name_plural = _("contact policy")
 
     def __str__(self) -> str:
-        return "contact policy"
+        return str(self._meta.verbose_name)
 
     @classmethod
     def current(cls) -> ContactPolicy:

@@ -77,6 +77,11 @@ class Condition:
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "op": self.op, "value": self.value}
 
+    @property
+    def op_label(self) -> str:
+        """The operator in words, in the active language (for the editor)."""
+        return str(CONDITION_OPS.get(self.op, self.op))
+
 
 @dataclass(frozen=True)
 class QuestionSpec:
@@ -97,6 +102,11 @@ class QuestionSpec:
 
     def text(self, language: str) -> str:
         return localized(self.texts, language)
+
+    @property
+    def type_label(self) -> str:
+        """The question type in words, in the active language (for the editor)."""
+        return str(QUESTION_TYPES.get(self.type, self.type))
 
     def bounds(self) -> tuple[int, int]:
         """The scale's (min, max); the defaults are the type's usual ones."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from rapport.core.events import subscribe
+from rapport.core.events import live, subscribe
 from rapport.org.models import OrgUnit
 from rapport.surveys import distribution
 from rapport.surveys.event_filters import RuleSpec, matching_rules
@@ -76,7 +76,10 @@ def on_touchpoints_created(event_type: str, payloads: list[Mapping[str, Any]]) -
     """Enqueue the scheduling of invitations for the touchpoints that fire a rule."""
     from rapport.surveys.tasks import schedule_event_invitations
 
-    found = matches_for(payloads)
+    recent = live(payloads)
+    if not recent:
+        return
+    found = matches_for(recent)
     for start in range(0, len(found), CHUNK):
         chunk = [list(pair) for pair in found[start : start + CHUNK]]
         schedule_event_invitations.enqueue(chunk)

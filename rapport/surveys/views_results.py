@@ -88,6 +88,13 @@ def survey_results(request: HttpRequest, pk: int) -> HttpResponse:
         else [],
         results.OPEN_TEXT_PAGE,
     ).get_page(request.GET.get("page"))
+    texts.object_list = list(texts.object_list)
+    channel_names = dict(Invitation.Channel.choices)
+    for row in texts.object_list:  # codes in words, in the active language
+        row["channel_label"] = channel_names.get(row["response__channel"], row["response__channel"])
+        row["language_label"] = LANGUAGE_NAMES.get(
+            row["response__language"], row["response__language"]
+        )
     keep = QueryDict(mutable=True)
     keep.update(data.filters.query())
     if chosen_text in text_keys:

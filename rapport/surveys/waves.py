@@ -26,6 +26,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from rapport.customers.models import Consent, Customer
 from rapport.surveys import actions, sampling
@@ -218,7 +219,7 @@ def _write(
 ) -> None:
     version = actions.live_version(wave.survey)
     if version is None or wave.survey.archived:
-        raise actions.SurveyError("the wave's survey has no published version")
+        raise actions.SurveyError(_("the wave's survey has no published version"))
     if not len(customers):
         return
     zones, default = unit_zones()

@@ -88,10 +88,8 @@ def lookups() -> Lookups:
     )
 
 
-def events_wanted() -> bool:
-    """Whether anyone listens for touchpoint.created; checked once per ingestion."""
-    if events.has_handlers(EVENT):
-        return True
+def webhooks_wanted() -> bool:
+    """Whether a webhook subscription wants touchpoint.created; checked once per ingestion."""
     return any(s.wants(EVENT) for s in WebhookSubscription.objects.filter(active=True))
 
 
@@ -144,8 +142,17 @@ class _Writer:
         self.source_code = source
         self.parser = Parser(lookups())
         self.contexts: dict[tuple[Any, ...], str] = {}
-        self.events = emit_events and events_wanted()
+        webhooks = emit_events and webhooks_wanted()
+        handlers = emit_events and events.has_handlers(EVENT)
+        self.events = webhooks or handlers
         self.detailed = keep_outcomes or self.events
+        # With only in-process handlers listening (rules: see events.live), history older than
+        # the live window needs no event, so an import of the past keeps the fast insert path.
+        self.live_after: dt.datetime | None = None
+        if handlers and not webhooks and not keep_outcomes:
+            self.live_after = timezone.now() - dt.timedelta(
+                days=settings.RAPPORT_LIVE_EVENT_MAX_AGE_DAYS
+            )
         self.assign = assign
         # One transaction for the whole input: identities seen in one batch hold for the next.
         self.known = KnownIdentities() if mode == "all_or_nothing" else None
@@ -258,11 +265,31 @@ class _Writer:
                 kept.append(pos)
         if not rows:
             return
+        if self.live_after is not None:
+            cutoff = self.live_after
+            is_live = [parsed[pos][2].occurred_at >= cutoff for pos in kept]
+            if not all(is_live):
+                self.insert_counted([r for r, x in zip(rows, is_live, strict=True) if not x])
+                rows = [r for r, x in zip(rows, is_live, strict=True) if x]
+                kept = [k for k, x in zip(kept, is_live, strict=True) if x]
+                if not rows:
+                    return
         if not self.detailed:
-            created = self.insert(rows)
-            tally.count("created", created)
-            tally.count("duplicate", len(rows) - created)
+            self.insert_counted(rows)
             return
+        self.insert_detailed(rows, kept, parsed)
+
+    def insert_counted(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert without ids or events: only the counts are kept."""
+        created = self.insert(rows)
+        self.tally.count("created", created)
+        self.tally.count("duplicate", len(rows) - created)
+
+    def insert_detailed(
+        self, rows: list[tuple[Any, ...]], kept: list[int], parsed: list[Item]
+    ) -> None:
+        """Insert keeping each row's id, for per-record outcomes and events."""
+        tally = self.tally
         created_ids = self.insert_returning(rows)
         first = dict(created_ids)
         repeats = [row[EXT] for row in rows if row[EXT] not in created_ids]

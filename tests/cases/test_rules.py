@@ -17,6 +17,12 @@ from rapport.touchpoints.ingest import ingest_touchpoints
 from rapport.touchpoints.models import Touchpoint
 
 
+@pytest.fixture(autouse=True)
+def live_window_covers_2025(settings):
+    """These tests replay timelines from March 2025: widen the live window to cover them."""
+    settings.RAPPORT_LIVE_EVENT_MAX_AGE_DAYS = 100_000
+
+
 def answer(survey, customer, touchpoint, values):
     invitation, _token = survey_actions.create_invitation(
         survey_actions.live_version(survey),
@@ -148,6 +154,17 @@ def test_no_active_touchpoint_rule_keeps_imports_on_the_fast_path(org):
     assert not triggers.any_active(rules.TOUCHPOINT)
     ingest_touchpoints([tp(1, "complaint", "2025-03-03T10:00:00+08:00")], source="crm")
     assert not Case.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_history_loaded_after_the_fact_opens_no_case(org, users, settings):
+    settings.RAPPORT_LIVE_EVENT_MAX_AGE_DAYS = 7
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=8)).isoformat()
+    recent = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
+    ingest_touchpoints([tp(1, "complaint", old, staff="tpagent")], source="crm")
+    assert not Case.objects.exists()
+    ingest_touchpoints([tp(2, "complaint", recent, staff="tpagent")], source="crm")
+    assert Case.objects.count() == 1
 
 
 def test_answer_rule_and_tier_rule_plain():

@@ -10,12 +10,6 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The demo hashes its one password once; the tests log in many times."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

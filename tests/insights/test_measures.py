@@ -187,3 +187,9 @@ def test_tier_mix_shares_add_up():
     )
     assert sum(i.estimate for i in mix.values()) == pytest.approx(1.0)
     assert mix["engaged"].n == 4 and mix["engaged"].estimate == 0.5
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 100_000))
+def test_t_quantile_from_scipy_equals_the_survey_statistics(df):
+    assert measures._t975(df) == pytest.approx(stats.t_quantile(0.975, df), abs=1e-9)

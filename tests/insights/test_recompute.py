@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import numpy as np
 import pytest
+from django.db.models import Sum
 
 from rapport.insights import jobs
 from rapport.insights.models import (
@@ -17,6 +19,7 @@ from rapport.insights.models import (
     ScoreSummary,
 )
 from rapport.surveys import stats
+from rapport.surveys.models import Response
 from tests.insights.insight_data import AS_OF, Base
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -146,7 +149,7 @@ def snapshot():
     def rows(model, order, skip=()):
         fields = [f.attname for f in model._meta.concrete_fields if f.attname not in skip]
         return [
-            tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+            tuple(pytest.approx(v, rel=1e-9) if isinstance(v, float) else v for v in row)
             for row in model.objects.order_by(*order).values_list(*fields)
         ]
 
@@ -203,3 +206,57 @@ def test_incremental_since_a_time(base):
     jobs.recompute_incremental(since=before, as_of=AS_OF)
     assert facts(base, "D").visits == 2
     assert np.isfinite(facts(base, "D").expected_gap_days)
+
+
+def test_referral_by_customer_id_and_unknown_friends(base):
+    base.touch("B", "referral", "2024-05-01", "kaohsiung",
+               context={"referred_customer": str(base.id("E"))})  # fmt: skip
+    base.touch("B", "referral", "2024-05-02", "kaohsiung", context={"referred_customer": "nobody"})
+    jobs.recompute_all(as_of=AS_OF)
+    assert facts(base, "E").referred_by_id == base.id("B")
+    b = facts(base, "B")
+    assert (b.referrals, b.referred_customers) == (2, 1)
+
+
+def test_an_empty_database(org):
+    run = jobs.recompute_all(as_of=AS_OF)
+    assert run.customers == 0
+    assert CustomerInsight.objects.count() == 0
+    assert jobs.recompute_incremental(as_of=AS_OF).customers == 0
+
+
+def test_incremental_stands_down_when_another_run_finished_meanwhile(base, monkeypatch):
+    from rapport.insights import summaries
+
+    first = jobs.recompute_all(as_of=AS_OF)
+    base.visits("D", "taipei", "2025-06-20")
+    real = summaries.difference
+
+    def another_run_finishes(added, removed):  # while the incremental run computes
+        jobs.recompute_all(as_of=AS_OF)
+        return real(added, removed)
+
+    monkeypatch.setattr(summaries, "difference", another_run_finishes)
+    returned = jobs.recompute_incremental(as_of=AS_OF)
+    assert returned.kind == "full" and returned.pk != first.pk
+    assert list(RecomputeRun.objects.values_list("kind", flat=True)) == ["full", "full"]
+    assert facts(base, "D").visits == 2  # the other (full) run saw the visit
+
+
+def test_a_response_finished_after_a_run_is_counted_once(base):
+    from django.utils import timezone
+
+    late = base.respond("D", "taipei", "2025-06-22", nps=10)
+    Response.objects.filter(pk=late.pk).update(state="in_progress", completed_at=None)
+    jobs.recompute_all(as_of=AS_OF)
+    Response.objects.filter(pk=late.pk).update(state="completed", completed_at=timezone.now())
+    time.sleep(1.1)  # runs count what completed before the second they start in
+    jobs.recompute_incremental(as_of=AS_OF)
+    jobs.recompute_incremental(as_of=AS_OF)  # a second run must not count it again
+    incremental = snapshot()
+    everyone = ScoreSummary.objects.filter(
+        measure="nps", dimension="all", period_kind="year"
+    ).aggregate(n=Sum("n"))["n"]
+    assert everyone == 4  # A, B, C and the late one
+    jobs.recompute_all(as_of=AS_OF, refit=False)
+    assert snapshot()["scores"] == incremental["scores"]

@@ -13,17 +13,6 @@ from rapport.surveys.models import Invitation, Response, Survey
 from rapport.touchpoints.models import Touchpoint
 
 
-@pytest.fixture(autouse=True)
-def plain_static(settings):
-    """Staff pages use {% static %}; tests run without collectstatic's manifest. A fast hasher:
-    the `users` fixture creates six logins per test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def customer(org):
     return Customer.objects.create(

@@ -157,8 +157,9 @@ def test_registered_kinds_and_progress(db):
 
 
 def test_touchpoint_created_events_only_when_someone_listens(
-    db, django_capture_on_commit_callbacks
+    db, django_capture_on_commit_callbacks, settings
 ):
+    settings.RAPPORT_LIVE_EVENT_MAX_AGE_DAYS = 100_000  # these records are from 2024
     heard = []
 
     def handler(event_type, payloads):
@@ -181,6 +182,21 @@ def test_touchpoint_created_events_only_when_someone_listens(
          "unit_id": None, "staff_id": None, "amount": "5.00", "margin": None, "currency": "TWD",
          "context": {}},
     ]  # fmt: skip
+
+
+def test_in_process_handlers_hear_only_live_touchpoints(db, settings):
+    settings.RAPPORT_LIVE_EVENT_MAX_AGE_DAYS = 7
+    heard = []
+    recent = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
+    events._handlers["touchpoint.created"].append(lambda et, p: heard.extend(p))
+    try:
+        report = ingest_touchpoints(
+            [rec(1), {**rec(2), "occurred_at": recent}, rec(3)], source="dms"
+        )
+    finally:
+        events._handlers["touchpoint.created"].pop()
+    assert report.created == 3 and Touchpoint.objects.count() == 3
+    assert [p["external_id"] for p in heard] == ["t2"]
 
 
 def test_webhook_subscription_gets_the_event(db):

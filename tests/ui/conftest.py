@@ -38,17 +38,6 @@ def add_touchpoints(customer, source, count, *, unit=None, start=BASE, prefix="t
     return rows
 
 
-@pytest.fixture(autouse=True)
-def ui_settings(settings):
-    """Static files from the source tree (the manifest exists only after collectstatic), and a
-    fast password hasher: the `users` fixture creates six logins per test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def sources(db):
     return {
