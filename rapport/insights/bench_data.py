@@ -2,7 +2,7 @@
 
 The demo generator (`rapport demo`) writes about 100 customers a second — hours for the 1M
 customers the insights targets are set on — so the bench draws a base of the same shape with
-numpy and bulk-writes it (rapport.insights.frames.write_frame): per customer about 20
+numpy and bulk-writes it (rapport.insights.frames.replace_all): per customer about 20
 touchpoints (service visits on their own cadence, a purchase, monthly instalments for a third
 of them, loyalty-card activity, web visits, a referral for one in ten) and a completed survey
 response for about one in three (NPS, CSAT, CSI items, engagement tiers), over three years.
@@ -59,7 +59,7 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
     from django.db import transaction
 
     from rapport.customers.models import Customer, CustomerIdentity, SourceSystem
-    from rapport.insights.frames import write_frame
+    from rapport.insights.frames import replace_all
     from rapport.surveys.models import Answer, Question, Response, Survey, SurveyVersion
     from rapport.touchpoints.models import Touchpoint
 
@@ -70,7 +70,7 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
         source = SourceSystem.objects.create(code="dms", name="DMS")
         now = pl.lit(AS_OF).cast(pl.Datetime("us", "UTC"))
         home = branches[rng.integers(0, BRANCHES, customers)]
-        write_frame(
+        replace_all(
             Customer,
             pl.DataFrame({"home_unit_id": home}).with_columns(
                 pl.lit("").alias("display_name"),
@@ -84,7 +84,7 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
         )
         first_id = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
         ids = np.arange(first_id, first_id + customers)
-        write_frame(
+        replace_all(
             CustomerIdentity,
             pl.DataFrame({"customer_id": ids}).with_columns(
                 pl.lit(source.pk).alias("source_id"),
@@ -102,7 +102,7 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
             pl.lit("TWD").alias("currency"),
             now.alias("created_at"),
         ).drop("days_ago")
-        write_frame(Touchpoint, frame)
+        replace_all(Touchpoint, frame)
         responses = _responses(rng, ids, home, span)
         survey = Survey.objects.create(name="Bench CSI", kind="csi")
         version = SurveyVersion.objects.create(survey=survey, number=1, published_at=AS_OF)
@@ -114,7 +114,7 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
                 ("nps", "csi.service_advisor", "csi.service_quality", "csi.vehicle_pickup")
             )  # fmt: skip
         ]
-        write_frame(
+        replace_all(
             Response,
             responses.drop("items").with_columns(
                 pl.lit(survey.pk).alias("survey_id"),
@@ -130,7 +130,7 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
         first_response = Response.objects.order_by("pk").values_list("pk", flat=True).first()
         items = np.stack(responses["items"].to_list()) if responses.height else np.zeros((0, 4))
         response_ids = np.arange(first_response, first_response + responses.height)
-        write_frame(
+        replace_all(
             Answer,
             pl.DataFrame(
                 {

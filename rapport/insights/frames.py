@@ -47,7 +47,7 @@ def _col(model, field: str) -> str:
 def epoch(column: str) -> str:
     """SQL for a timestamp column as whole epoch seconds (UTC)."""
     if connection.vendor == "postgresql":
-        return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
+        return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column})) AS BIGINT)"
     return f"CAST(strftime('%%s', {column}) AS INTEGER)"
 
 

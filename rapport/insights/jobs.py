@@ -394,27 +394,32 @@ def _with_referral_partners(changed: pl.Series, referrals: pl.DataFrame) -> pl.S
 
 
 def _replace_month_cells(month_list: list[dt.date], months: pl.DataFrame, tz) -> None:
-    """Swap in the rebuilt month cells, then rebuild their quarters and years from the months."""
+    """Swap in the rebuilt month cells, then rebuild their quarters and years from the months
+    (one read of the stored months of those years, one delete and one write per kind)."""
     if not month_list:
         return
     ScoreSummary.objects.filter(period_kind="month", period_start__in=month_list).delete()
     frames.write_frame(ScoreSummary, summaries.score_rows(months))
+    first_year = dt.date(month_list[0].year, 1, 1)
+    stored = frames.load_month_cells(first_year, dt.date(month_list[-1].year + 1, 1, 1))
     for kind in ("quarter", "year"):
+        every = summaries.PERIOD_KINDS[kind]
         starts = (
-            pl.DataFrame({"m": month_list}, schema={"m": pl.Date})
-            .select(
-                pl.col("m").cast(pl.Datetime).dt.truncate(summaries.PERIOD_KINDS[kind]).dt.date()
-            )
-            .to_series()
+            pl.Series("m", month_list, dtype=pl.Date)
+            .cast(pl.Datetime)
+            .dt.truncate(every)
+            .dt.date()
             .unique()
-            .to_list()
         )
-        for start in starts:
-            end = _period_end(start, kind)
-            stored = frames.load_month_cells(start, end)
-            rolled = summaries.roll_up(stored, kind)
-            ScoreSummary.objects.filter(period_kind=kind, period_start=start).delete()
-            frames.write_frame(ScoreSummary, summaries.score_rows(rolled))
+        wanted = stored.filter(
+            pl.col("period_start")
+            .cast(pl.Datetime)
+            .dt.truncate(every)
+            .dt.date()
+            .is_in(starts.implode())
+        )
+        ScoreSummary.objects.filter(period_kind=kind, period_start__in=starts.to_list()).delete()
+        frames.write_frame(ScoreSummary, summaries.score_rows(summaries.roll_up(wanted, kind)))
 
 
 def _period_end(start: dt.date, kind: str) -> dt.date:
