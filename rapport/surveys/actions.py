@@ -12,14 +12,17 @@ completed with a conditional UPDATE, so two racing submits store one response, o
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from rapport.core.events import emit
@@ -53,8 +56,10 @@ QUESTION_FIELDS = (
     "role",
 )
 DEFAULT_VALIDITY = dt.timedelta(days=30)
+ModelT = TypeVar("ModelT", bound=models.Model)
 _SPEC_CACHE_SIZE = 512
 _spec_cache: dict[tuple[int, Any], tuple[q.QuestionSpec, ...]] = {}
+_version_cache: dict[tuple[int, dt.datetime], SurveyVersion] = {}
 
 
 class SurveyError(ValueError):
@@ -279,19 +284,140 @@ def issue_token(invitation: Invitation) -> str:
 
 
 def invitation_for_token(token: str) -> Invitation | None:
-    """The invitation a genuine token names, with its version, survey and response; else None."""
+    """The invitation a genuine token names, with its version, survey and response; else None.
+
+    The answering page's hot path: one lean query (no ORM compilation), the survey's few fields
+    the page needs, and the published version from the in-process cache. Fields not read here
+    are deferred, so touching one still loads it.
+    """
     parsed = tokens.read_invitation_token(token)
     if parsed is None:
         return None
     ident, secret = parsed
-    invitation = (
-        Invitation.objects.select_related("version", "survey", "response", "customer")
-        .filter(pk=ident)
-        .first()
-    )
-    if invitation is None or not tokens.secret_matches(secret, invitation.token_hash):
+    with connection.cursor() as cursor:
+        cursor.execute(_INVITATION_SQL, [ident])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    n, m = len(_INVITATION_COLUMNS), len(_INVITATION_COLUMNS) + len(_SURVEY_COLUMNS)
+    invitation = _from_row(Invitation, _INVITATION_COLUMNS, row[:n])
+    if not tokens.secret_matches(secret, invitation.token_hash):
+        return None
+    invitation.survey = _from_row(Survey, _SURVEY_COLUMNS, row[n:m])
+    invitation.version = published_version(invitation.version_id, _aware(row[m]))
+    if row[m + 1] is None:
+        Invitation._meta.get_field("response").set_cached_value(invitation, None)
+    else:
+        invitation.response = _from_row(Response, _RESPONSE_COLUMNS, row[m + 1 :])
     return invitation
+
+
+_INVITATION_COLUMNS = [
+    "id",
+    "version_id",
+    "survey_id",
+    "customer_id",
+    "channel",
+    "status",
+    "token_hash",
+    "language",
+    "touchpoint_id",
+    "staff_id",
+    "unit_id",
+    "opened_at",
+    "expires_at",
+]
+_SURVEY_COLUMNS = ["id", "name", "kind", "anonymous", "archived"]
+# What answering reads of a response, and what `complete`'s event payload needs.
+_RESPONSE_COLUMNS = [
+    "id",
+    "invitation_id",
+    "survey_id",
+    "version_id",
+    "customer_id",
+    "language",
+    "channel",
+    "touchpoint_id",
+    "staff_id",
+    "unit_id",
+    "state",
+    "current_page",
+    "started_at",
+]
+_INVITATION_SQL = (
+    "SELECT "
+    + ", ".join(f"i.{c}" for c in _INVITATION_COLUMNS)
+    + ", "
+    + ", ".join(f"s.{c}" for c in _SURVEY_COLUMNS)
+    + ", v.published_at, "
+    + ", ".join(f"r.{c}" for c in _RESPONSE_COLUMNS)
+    + " FROM surveys_invitation i"
+    " JOIN surveys_survey s ON s.id = i.survey_id"
+    " JOIN surveys_surveyversion v ON v.id = i.version_id"
+    " LEFT JOIN surveys_response r ON r.invitation_id = i.id"
+    " WHERE i.id = %s"
+)
+
+
+def _from_row(model: type[ModelT], columns: Sequence[str], values: Sequence[Any]) -> ModelT:
+    """An instance from some columns read with a plain cursor, typed as the ORM would type them
+    (aware datetimes, booleans); the fields not read are deferred and load when touched."""
+    by_name = dict(zip(columns, values, strict=True))
+    names, typed = [], []
+    for attname, kind in _field_kinds(model):
+        if attname in by_name:
+            value = by_name[attname]
+            if kind == "DateTimeField":
+                value = _aware(value)
+            elif kind == "BooleanField" and value is not None:
+                value = bool(value)
+            names.append(attname)
+            typed.append(value)
+    return model.from_db(connection.alias, names, typed)
+
+
+@functools.cache
+def _field_kinds(model: type[models.Model]) -> tuple[tuple[str, str], ...]:
+    """(attname, internal type) of the model's columns, in the order Model.from_db expects."""
+    return tuple((f.attname, f.get_internal_type()) for f in model._meta.concrete_fields)
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    """A datetime column read with a plain cursor, as the ORM would give it (aware, in UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if settings.USE_TZ and timezone.is_naive(value):
+        value = timezone.make_aware(value, dt.UTC)
+    return value
+
+
+def _db_datetime(value: dt.datetime) -> Any:
+    """A datetime as a plain cursor's parameter, stored as the ORM stores it."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _execute(sql: str, params: Sequence[Any]) -> int:
+    """Run one statement on the default connection; returns the rows it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def published_version(version_id: int, published_at: dt.datetime | None) -> SurveyVersion:
+    """The version, from an in-process cache when published (a published version never changes;
+    the key includes published_at so a reused id after a deletion is not mistaken for it)."""
+    if published_at is None:
+        return SurveyVersion.objects.get(pk=version_id)
+    key = (version_id, published_at)
+    version = _version_cache.get(key)
+    if version is None:
+        version = SurveyVersion.objects.get(pk=version_id)
+        if len(_version_cache) >= _SPEC_CACHE_SIZE:
+            _version_cache.clear()
+        _version_cache[key] = version
+    return version
 
 
 def link_problem(invitation: Invitation, now: dt.datetime | None = None) -> str | None:
@@ -314,9 +440,17 @@ def mark_opened(invitation: Invitation) -> None:
     """Record the first visit (the funnel's "opened"), never moving a later status back."""
     if invitation.status in {Invitation.Status.SCHEDULED, Invitation.Status.SENT}:
         now = timezone.now()
-        Invitation.objects.filter(
-            pk=invitation.pk, status__in=[Invitation.Status.SCHEDULED, Invitation.Status.SENT]
-        ).update(status=Invitation.Status.OPENED, opened_at=now)
+        _execute(
+            "UPDATE surveys_invitation SET status = %s, opened_at = %s"
+            " WHERE id = %s AND status IN (%s, %s)",
+            [
+                Invitation.Status.OPENED,
+                _db_datetime(now),
+                invitation.pk,
+                Invitation.Status.SCHEDULED,
+                Invitation.Status.SENT,
+            ],
+        )
         invitation.status, invitation.opened_at = Invitation.Status.OPENED, now
 
 
@@ -360,15 +494,30 @@ class PageOutcome:
 
 
 def saved_answers(response: Response | None, specs: Sequence[q.QuestionSpec]) -> dict[str, Any]:
-    """The response's stored answers by question key."""
+    """The response's stored answers by question key (as Answer.value reads them)."""
     if response is None or response.pk is None:
         return {}
     key_of = {s.id: s.key for s in specs}
-    return {
-        key_of[a.question_id]: a.value
-        for a in Answer.objects.filter(response=response)
-        if a.question_id in key_of
-    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT question_id, value_number, value_text, value_choices"
+            " FROM surveys_answer WHERE response_id = %s",
+            [response.pk],
+        )
+        rows = cursor.fetchall()
+    answers = {}
+    for question_id, number, text, choices in rows:
+        if question_id not in key_of:
+            continue
+        if isinstance(choices, str):
+            choices = json.loads(choices)
+        if choices is not None:
+            answers[key_of[question_id]] = list(choices)
+        elif number is not None:
+            answers[key_of[question_id]] = number
+        else:
+            answers[key_of[question_id]] = text or None
+    return answers
 
 
 def current_page(
@@ -394,13 +543,13 @@ def submit_page(
 
     Runs in one transaction under a lock on the invitation. A page other than the response's
     current one (a stale tab, a replayed form) changes nothing and sends the respondent to it.
+    The hot path of the public page: a few lean statements, and a response whose first page is
+    also its last is stored completed in one INSERT.
     """
     specs = version_specs(invitation.version)
     with transaction.atomic():
-        locked = (
-            Invitation.objects.select_for_update().select_related("survey").get(pk=invitation.pk)
-        )
-        response = Response.objects.filter(invitation=locked).first()
+        locked = _lock_invitation(invitation.pk)
+        response = _response_for(invitation.pk)
         if locked.status == Invitation.Status.COMPLETED or (
             response is not None and response.state == Response.State.COMPLETED
         ):
@@ -412,60 +561,194 @@ def submit_page(
         if back:
             previous = q.previous_page(specs, page, answers)
             if response is not None and previous is not None:
-                Response.objects.filter(pk=response.pk).update(current_page=previous)
+                _execute(
+                    "UPDATE surveys_response SET current_page = %s WHERE id = %s",
+                    [previous, response.pk],
+                )
             return PageOutcome("next", page=previous or page, response=response)
         values, errors = q.validate_page(specs, page, form, answers)
         if errors:
             return PageOutcome("invalid", page=page, values=values, errors=errors)
         now = timezone.now()
-        if response is None:
-            response = _start_response(locked, language, now)
-        by_key = {s.key: s for s in specs}
-        page_ids = [s.id for s in specs if s.page == page]
-        Answer.objects.filter(response=response, question_id__in=page_ids).delete()
-        Answer.objects.bulk_create(
-            Answer(
-                response=response,
-                question_id=by_key[key].id,
-                **Answer.columns_for(by_key[key].type, value),
-            )
-            for key, value in values.items()
-            if value is not None
-        )
         answers.update(values)
         following = q.next_page(specs, page, answers)
-        if following is None:
-            complete(response, specs, answers, now)
+        if response is None and following is None:
+            response = _complete_at_once(locked, specs, answers, language, now)
             return PageOutcome("completed", response=response)
-        Response.objects.filter(pk=response.pk).update(current_page=following, language=language)
+        if response is None:
+            response = _start_response(locked, language, now)
+        else:
+            page_ids = [s.id for s in specs if s.page == page]
+            _execute(
+                "DELETE FROM surveys_answer WHERE response_id = %s AND question_id IN ("
+                + ", ".join(["%s"] * len(page_ids))
+                + ")",
+                [response.pk, *page_ids],
+            )
+        _insert_answers(response, specs, values)
+        if following is None:
+            complete(response, specs, answers, now, survey=locked.survey)
+            return PageOutcome("completed", response=response)
+        _execute(
+            "UPDATE surveys_response SET current_page = %s, language = %s WHERE id = %s",
+            [following, language, response.pk],
+        )
         response.current_page = following
         return PageOutcome("next", page=following, response=response)
 
 
-def _start_response(invitation: Invitation, language: str, now: dt.datetime) -> Response:
-    anonymous = invitation.survey.anonymous
-    response = Response.objects.create(
-        invitation=invitation,
-        survey_id=invitation.survey_id,
-        version_id=invitation.version_id,
-        customer_id=None if anonymous else invitation.customer_id,
-        language=language,
-        channel=invitation.channel,
-        touchpoint_id=None if anonymous else invitation.touchpoint_id,
-        staff_id=None if anonymous else invitation.staff_id,
-        unit_id=invitation.unit_id,
-        started_at=now,
+_LOCK_COLUMNS = [
+    "id",
+    "version_id",
+    "survey_id",
+    "customer_id",
+    "channel",
+    "status",
+    "touchpoint_id",
+    "staff_id",
+    "unit_id",
+]
+_LOCK_SQL = (
+    "SELECT "
+    + ", ".join(f"i.{c}" for c in _LOCK_COLUMNS)
+    + ", "
+    + ", ".join(f"s.{c}" for c in _SURVEY_COLUMNS)
+    + " FROM surveys_invitation i JOIN surveys_survey s ON s.id = i.survey_id WHERE i.id = %s"
+)
+_STARTABLE = (
+    Invitation.Status.SCHEDULED,
+    Invitation.Status.SENT,
+    Invitation.Status.OPENED,
+    Invitation.Status.BOUNCED,
+)
+
+
+def _lock_invitation(invitation_id: int) -> Invitation:
+    """The invitation as it is now, with its survey, locked until the transaction ends
+    (PostgreSQL: FOR UPDATE; SQLite: the IMMEDIATE transaction already holds the write lock)."""
+    sql = _LOCK_SQL
+    if connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF i"
+    elif connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [invitation_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Invitation.DoesNotExist(f"invitation {invitation_id}")
+    invitation = _from_row(Invitation, _LOCK_COLUMNS, row[: len(_LOCK_COLUMNS)])
+    invitation.survey = _from_row(Survey, _SURVEY_COLUMNS, row[len(_LOCK_COLUMNS) :])
+    return invitation
+
+
+def _response_for(invitation_id: int) -> Response | None:
+    """The invitation's response (the fields answering reads; the rest load when touched)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(_RESPONSE_COLUMNS) + " FROM surveys_response"
+            " WHERE invitation_id = %s",
+            [invitation_id],
+        )
+        row = cursor.fetchone()
+    return None if row is None else _from_row(Response, _RESPONSE_COLUMNS, row)
+
+
+def _insert_answers(
+    response: Response, specs: Sequence[q.QuestionSpec], values: Mapping[str, Any]
+) -> None:
+    by_key = {s.key: s for s in specs}
+    Answer.objects.bulk_create(
+        Answer(
+            response=response,
+            question_id=by_key[key].id,
+            **Answer.columns_for(by_key[key].type, value),
+        )
+        for key, value in values.items()
+        if value is not None
     )
-    Invitation.objects.filter(
-        pk=invitation.pk,
-        status__in=[
-            Invitation.Status.SCHEDULED,
-            Invitation.Status.SENT,
-            Invitation.Status.OPENED,
-            Invitation.Status.BOUNCED,
-        ],
-    ).update(status=Invitation.Status.STARTED, started_at=now)
+
+
+def _response_context(invitation: Invitation, language: str, now: dt.datetime) -> dict[str, Any]:
+    """A new response's columns from its invitation (no identity for an anonymous survey)."""
+    anonymous = invitation.survey.anonymous
+    return {
+        "invitation_id": invitation.pk,
+        "survey_id": invitation.survey_id,
+        "version_id": invitation.version_id,
+        "customer_id": None if anonymous else invitation.customer_id,
+        "language": language,
+        "channel": invitation.channel,
+        "touchpoint_id": None if anonymous else invitation.touchpoint_id,
+        "staff_id": None if anonymous else invitation.staff_id,
+        "unit_id": invitation.unit_id,
+        "started_at": now,
+    }
+
+
+def _start_response(invitation: Invitation, language: str, now: dt.datetime) -> Response:
+    response = Response.objects.create(**_response_context(invitation, language, now))
+    _execute(
+        "UPDATE surveys_invitation SET status = %s, started_at = %s"
+        " WHERE id = %s AND status IN (%s, %s, %s, %s)",
+        [Invitation.Status.STARTED, _db_datetime(now), invitation.pk, *_STARTABLE],
+    )
     return response
+
+
+def _complete_at_once(
+    invitation: Invitation,
+    specs: Sequence[q.QuestionSpec],
+    answers: Mapping[str, Any],
+    language: str,
+    now: dt.datetime,
+) -> Response:
+    """A response whose first page is its last: stored completed, with its scores, at once.
+
+    Ends where `_start_response` + `complete` would: the same rows, the same event."""
+    kept = q.visible_answers(specs, answers)
+    survey = invitation.survey
+    context = _response_context(invitation, language, now)
+    if survey.anonymous:
+        context["invitation_id"] = None  # see `complete`
+    response = Response.objects.create(**context, **_completion_columns(specs, kept, now, now))
+    _insert_answers(response, specs, kept)
+    _execute(
+        "UPDATE surveys_invitation SET status = %s, completed_at = %s,"
+        " started_at = CASE WHEN status IN (%s, %s, %s, %s) THEN %s ELSE started_at END"
+        " WHERE id = %s",
+        [
+            Invitation.Status.COMPLETED,
+            _db_datetime(now),
+            *_STARTABLE,
+            _db_datetime(now),
+            invitation.pk,
+        ],
+    )
+    emit("response.completed", [completed_payload(response, survey)])
+    return response
+
+
+def _completion_columns(
+    specs: Sequence[q.QuestionSpec],
+    kept: Mapping[str, Any],
+    started_at: dt.datetime,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The columns a completed response gets: its scores, state and timing."""
+    by_key = {s.key: s for s in specs}
+    scores = scoring.response_scores(
+        ((by_key[k].role, v) for k, v in kept.items()),
+        tier_rules=scoring.merged_tier_rules(getattr(settings, "RAPPORT_ENGAGEMENT_TIERS", None)),
+        csi_weights=scoring.merged_csi_weights(getattr(settings, "RAPPORT_CSI_WEIGHTS", None)),
+    )
+    return {
+        **scores,
+        "nps_class": scores["nps_class"] or "",
+        "tier": scores["tier"] or "",
+        "state": Response.State.COMPLETED,
+        "completed_at": now,
+        "duration_seconds": max(int((now - started_at).total_seconds()), 0),
+    }
 
 
 def complete(
@@ -473,47 +756,39 @@ def complete(
     specs: Sequence[q.QuestionSpec],
     answers: Mapping[str, Any],
     now: dt.datetime,
+    *,
+    survey: Survey | None = None,
 ) -> bool:
     """Score and close a response, once: False when it was already completed.
 
     Answers to questions that ended up hidden are dropped, so they count nowhere. Emits
-    `response.completed` in the caller's transaction.
+    `response.completed` in the caller's transaction. `survey` (name, kind, anonymous) saves
+    a query when the caller has it.
     """
     kept = q.visible_answers(specs, answers)
     stale = [s.id for s in specs if s.key in answers and s.key not in kept]
-    by_key = {s.key: s for s in specs}
-    scores = scoring.response_scores(
-        ((by_key[k].role, v) for k, v in kept.items()),
-        tier_rules=scoring.merged_tier_rules(getattr(settings, "RAPPORT_ENGAGEMENT_TIERS", None)),
-        csi_weights=scoring.merged_csi_weights(getattr(settings, "RAPPORT_CSI_WEIGHTS", None)),
-    )
-    survey = Survey.objects.only("name", "kind", "anonymous").get(pk=response.survey_id)
-    columns = {
-        **scores,
-        "nps_class": scores["nps_class"] or "",
-        "tier": scores["tier"] or "",
-        "state": Response.State.COMPLETED,
-        "completed_at": now,
-        "duration_seconds": max(int((now - response.started_at).total_seconds()), 0),
-    }
+    if survey is None:
+        survey = Survey.objects.only("name", "kind", "anonymous").get(pk=response.survey_id)
+    columns = _completion_columns(specs, kept, response.started_at, now)
+    invitation_id = response.invitation_id
+    # Sever an anonymous answer's link to the invitation, which names its recipient: it must
+    # not lead back to a person. The invitation's status still marks the link used.
+    severed = {"invitation": None} if survey.anonymous else {}
     done = Response.objects.filter(pk=response.pk, state=Response.State.IN_PROGRESS).update(
-        **columns
+        **columns, **severed
     )
     if not done:
         return False
-    invitation_id = response.invitation_id
     if survey.anonymous:
-        # Sever the link to the invitation, which names its recipient: an anonymous answer
-        # must not lead back to a person. The invitation's status still marks the link used.
-        Response.objects.filter(pk=response.pk).update(invitation=None)
         response.invitation = None
     if stale:
         Answer.objects.filter(response=response, question_id__in=stale).delete()
     for name, value in columns.items():
         setattr(response, name, value)
     if invitation_id:
-        Invitation.objects.filter(pk=invitation_id).update(
-            status=Invitation.Status.COMPLETED, completed_at=now
+        _execute(
+            "UPDATE surveys_invitation SET status = %s, completed_at = %s WHERE id = %s",
+            [Invitation.Status.COMPLETED, _db_datetime(now), invitation_id],
         )
     emit("response.completed", [completed_payload(response, survey)])
     return True

@@ -23,6 +23,7 @@ class Choice:
     label: str
     checked: bool
     short: bool  # a bare number: laid out as a row of buttons
+    aria_label: str = ""  # a scale's end: the number with its label, read out together
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,15 @@ def fields_for_page(
         if value is None:
             chosen = set()
         widget, columns = "list", 1
+        lows = q.localized(spec.low_labels, language)
+        highs = q.localized(spec.high_labels, language)
         if spec.type in {q.NPS, q.RATING}:
             low, high = spec.bounds()
             choices = tuple(
-                Choice(str(n), str(n), str(n) in chosen, True) for n in range(low, high + 1)
+                Choice(
+                    str(n), str(n), str(n) in chosen, True, _end_label(n, low, high, lows, highs)
+                )
+                for n in range(low, high + 1)
             )
             widget, columns = "scale", high - low + 1
         elif spec.type == q.YES_NO:
@@ -106,14 +112,23 @@ def fields_for_page(
                 required=spec.required,
                 error=errors.get(spec.key, ""),
                 choices=choices,
-                low_label=q.localized(spec.low_labels, language),
-                high_label=q.localized(spec.high_labels, language),
+                low_label=lows,
+                high_label=highs,
                 value=str(value) if spec.type == q.TEXT and value is not None else "",
                 widget=widget,
                 columns=columns,
             )
         )
     return fields
+
+
+def _end_label(n: int, low: int, high: int, low_label: str, high_label: str) -> str:
+    """A scale end's accessible name ("0 – Not at all likely"); "" for the numbers between."""
+    if n == low and low_label:
+        return f"{n} – {low_label}"
+    if n == high and high_label:
+        return f"{n} – {high_label}"
+    return ""
 
 
 def progress(specs: Sequence[q.QuestionSpec], page: int) -> tuple[int, int]:

@@ -55,7 +55,9 @@ def public_token(survey_id: int, unit_id: int | None = None, channel: str = "lin
     payload: dict[str, Any] = {"s": survey_id, "c": channel}
     if unit_id is not None:
         payload["u"] = unit_id
-    return signing.dumps(payload, salt=PUBLIC_SALT)
+    # No timestamp: the same survey and unit always give the same link, so a printed QR code
+    # and a re-rendered page agree.
+    return signing.Signer(salt=PUBLIC_SALT).sign_object(payload)
 
 
 def read_public_token(token: str) -> dict[str, Any] | None:
@@ -63,7 +65,7 @@ def read_public_token(token: str) -> dict[str, Any] | None:
     if len(token) > 300:
         return None
     try:
-        payload = signing.loads(token, salt=PUBLIC_SALT)
+        payload = signing.Signer(salt=PUBLIC_SALT).unsign_object(token)
     except signing.BadSignature:
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
