@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rapport.cases import business_time, priority, states
 from rapport.cases import rules as rule_logic
+from rapport.core.models import SingleRowSettings
 from rapport.customers.models import Customer
 from rapport.org.models import OrgUnit, Staff
 
@@ -29,7 +30,7 @@ CHURN_CAUSES: dict[str, str] = {
 SLA_TARGETS = ("ack", "response", "resolve")  # acknowledge, first response, resolution
 
 
-class CaseSettings(models.Model):
+class CaseSettings(SingleRowSettings):
     """The enterprise-wide settings of case handling (one row)."""
 
     recovery_survey = models.ForeignKey(
@@ -59,19 +60,10 @@ class CaseSettings(models.Model):
     send_acknowledgement = models.BooleanField(
         _("acknowledge new cases to the customer"), default=True
     )
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("case settings")
         verbose_name_plural = _("case settings")
-
-    def __str__(self) -> str:
-        return str(self._meta.verbose_name)
-
-    @classmethod
-    def current(cls) -> CaseSettings:
-        row, _created = cls.objects.get_or_create(pk=1)
-        return row
 
 
 class SlaPolicy(models.Model):

@@ -23,3 +23,20 @@ class ScheduledJob(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SingleRowSettings(models.Model):
+    """Settings a manager edits in the admin: one row (pk=1), created with defaults on first use."""
+
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+    @classmethod
+    def current(cls):  # type: ignore[no-untyped-def]
+        row, _created = cls.objects.get_or_create(pk=1)
+        return row

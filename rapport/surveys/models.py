@@ -15,6 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from rapport.core.models import SingleRowSettings
 from rapport.customers.models import Customer
 from rapport.org.models import OrgUnit, Staff
 from rapport.surveys import questions as q
@@ -336,7 +337,7 @@ class Answer(models.Model):
 # --- distribution ------------------------------------------------------------------------------
 
 
-class ContactPolicy(models.Model):
+class ContactPolicy(SingleRowSettings):
     """The global contact rules (one row): how often and when a customer may be invited."""
 
     quarantine_days = models.PositiveSmallIntegerField(
@@ -351,19 +352,10 @@ class ContactPolicy(models.Model):
         default=6,
         help_text=_("After this many failed attempts an invitation is marked bounced."),
     )
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("contact policy")
         verbose_name_plural = _("contact policy")
-
-    def __str__(self) -> str:
-        return str(self._meta.verbose_name)
-
-    @classmethod
-    def current(cls) -> ContactPolicy:
-        policy, _created = cls.objects.get_or_create(pk=1)
-        return policy
 
 
 class SendingSettings(models.Model):
