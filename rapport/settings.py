@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "rapport.surveys",
     "rapport.insights",
     "rapport.cases",
+    "rapport.feedback",
 ]
 
 MIDDLEWARE = [

@@ -13,4 +13,7 @@ urlpatterns = [
     path("surveys/", include("rapport.surveys.urls")),
     path("s/", include("rapport.surveys.public_urls")),
     path("cases/", include("rapport.cases.public_urls")),
+    path("cases/", include("rapport.cases.urls")),
+    path("insights/", include("rapport.insights.urls")),
+    path("feedback/", include("rapport.feedback.urls")),
 ]

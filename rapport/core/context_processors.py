@@ -32,6 +32,9 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("customers:list", _("Customers"), "customers.view_customer", "customers"),
     NavItem("customers:reviews", _("Review queue"), "customers.view_identityreview", "reviews"),
     NavItem("surveys:list", _("Surveys"), "surveys.view_survey", "surveys"),
+    NavItem("cases:inbox", _("Cases"), "cases.view_case", "cases"),
+    NavItem("feedback:dashboard", _("Feedback"), "feedback.view_feedbackitem", "feedback"),
+    NavItem("insights:overview", _("Insights"), "insights.view_customerinsight", "insights"),
     NavItem("integrations:keys", _("API keys"), "integrations.view_apikey", "keys"),
     NavItem(
         "integrations:webhooks",
