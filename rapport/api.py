@@ -80,12 +80,14 @@ apiutil.install_error_handlers(api)
 def _add_routers() -> None:
     from rapport.cases.api import router as cases
     from rapport.customers.api import router as customers
+    from rapport.feedback.api import router as feedback
     from rapport.integrations.api import router as integrations
     from rapport.surveys.api import router as surveys
     from rapport.touchpoints.api import router as touchpoints
 
     api.add_router("/cases", cases)
     api.add_router("/customers", customers)
+    api.add_router("/feedback", feedback)
     api.add_router("/touchpoints", touchpoints)
     api.add_router("/", integrations)
     api.add_router("/", surveys)

@@ -111,7 +111,14 @@ def _database() -> dict:
     if not url:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{VAR_DIR / 'rapport.sqlite3'}"
-    db = dj_database_url.parse(url, conn_max_age=int(os.environ.get("RAPPORT_DB_CONN_MAX_AGE", 0)))
+    # Persistent connections: opening one (and, on SQLite, running the PRAGMAs below) cost a
+    # survey submit about a third of its CPU time. Each server thread keeps its own; the health
+    # check replaces one the database dropped before a request uses it. 0 = one per request.
+    db = dj_database_url.parse(
+        url,
+        conn_max_age=int(os.environ.get("RAPPORT_DB_CONN_MAX_AGE", 600)),
+        conn_health_checks=True,
+    )
     if db["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so two
         # writers queue on busy_timeout instead of failing on a lock upgrade.

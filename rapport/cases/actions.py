@@ -1204,8 +1204,8 @@ def close(
     now: dt.datetime | None = None,
 ) -> Case:
     """Close a resolved case on a basis: the customer confirmed, answered the recovery survey, or
-    did not reply for N days. Then the recovery survey (if configured) goes out through the
-    contact rules of [surveys]. Locks the case."""
+    did not reply for N days. Then the recovery survey (if configured, and not already sent since
+    the resolution) goes out through the contact rules of [surveys]. Locks the case."""
     from rapport.surveys.distribution import invite_after_event
 
     now = now or timezone.now()
@@ -1235,7 +1235,9 @@ def close(
         label = f"{basis} ({confirmation_channel})" if confirmation_channel else basis
         case = _save(case, changes, actor, now, note=note or label)
         emit("case.closed", [payload(case)])
-        if config.recovery_survey_id and not config.recovery_survey.archived:
+        sent = case.recovery_invitation
+        already_sent = bool(sent and case.resolved_at and sent.created_at >= case.resolved_at)
+        if config.recovery_survey_id and not config.recovery_survey.archived and not already_sent:
             invitation = invite_after_event(
                 case.customer,
                 config.recovery_survey,
@@ -1393,4 +1395,42 @@ def _breach(case: Case, target: str, now: dt.datetime) -> None:
             _("SLA breached: %(ref)s") % {"ref": case.ref},
             _("The %(target)s target of %(ref)s (owner %(owner)s) was missed.")
             % {"target": clocks.LABELS[target], "ref": case.ref, "owner": case.owner},
+        )
+
+
+# --- added for the case page (helper casesui) -------------------------------------------------
+
+
+def send_recovery_survey(
+    case_id: int, expected_version: int | None, actor: Actor, now: dt.datetime | None = None
+) -> Case:
+    """Send the configured recovery survey now to the customer of a resolved case, through the
+    contact rules of [surveys], so that the answer can be the basis for closing (score before →
+    after). Refused without a configured survey or when one was sent since the resolution.
+    Locks the case."""
+    from rapport.surveys.distribution import invite_after_event
+
+    now = now or timezone.now()
+    config = CaseSettings.current()
+    if not config.recovery_survey_id or config.recovery_survey.archived:
+        raise CaseError(_("No recovery survey is configured (case settings)."))
+    with transaction.atomic():
+        case = _lock(case_id, expected_version)
+        if case.state != states.RESOLVED:
+            raise CaseError(_("The recovery survey goes to the customer of a resolved case."))
+        sent = case.recovery_invitation
+        if sent is not None and case.resolved_at and sent.created_at >= case.resolved_at:
+            raise CaseError(_("The recovery survey was already sent after the resolution."))
+        invitation = invite_after_event(
+            case.customer,
+            config.recovery_survey,
+            touchpoint=None,
+            reason=f"recovery {case.ref}",
+            now=now,
+        )
+        if invitation is None:
+            raise CaseError(_("The recovery survey could not be scheduled."))
+        _event(case, actor, "recovery", now, new=invitation.status, note=invitation.suppressed_by)
+        return _save(
+            case, {"recovery_invitation": invitation, "recovery_response": None}, actor, now
         )

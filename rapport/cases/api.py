@@ -371,6 +371,132 @@ def _staff_by_code(code: str, field: str) -> Staff:
 # --- reading ----------------------------------------------------------------------------------
 
 
+# --- email intake (before the /{case_id} routes, which would take its path) ----------
+
+
+class InboundOut(Schema):
+    id: int
+    duplicate: bool
+    status: str
+    flagged: bool
+    problems: list[str]
+    case_id: int | None
+    case_ref: str | None
+    customer_id: int | None
+    subject: str
+    attachments: int
+
+
+@router.post(
+    "/inbound-email",
+    auth=WRITE,
+    response={200: InboundOut, 201: InboundOut},
+    openapi_extra={
+        "requestBody": {
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+            "required": True,
+        }
+    },
+)
+def inbound_email(request: HttpRequest) -> Any:
+    """Receive one customer email as raw MIME (the body is the RFC 822 message, any content
+    type): stored, threaded into its case or opening one, like mail piped to
+    `rapport cases receive-mail`. 201 when new, 200 when this exact message was already
+    received. A malformed message is stored and flagged, never refused."""
+    from rapport.cases import mail_actions
+    from rapport.core.apiutil import read_body
+
+    raw = read_body(request)
+    if not raw.strip():
+        raise ApiError(
+            422,
+            _("The body is empty: send the raw email message."),
+            "validation_error",
+            [{"loc": ["body"], "msg": _("expected an RFC 822 message")}],
+        )
+    row, duplicate = mail_actions.receive(raw, "api")
+    out = {
+        "id": row.pk,
+        "duplicate": duplicate,
+        "status": row.status,
+        "flagged": row.flagged,
+        "problems": list(row.problems or []),
+        "case_id": row.case_id,
+        "case_ref": f"C-{row.case_id:06d}" if row.case_id else None,
+        "customer_id": row.customer_id,
+        "subject": row.subject,
+        "attachments": row.attachments.count(),
+    }
+    return Status(200 if duplicate else 201, out)
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+class ReportOut(Schema):
+    key: str
+    title: str
+    unit: str
+    start: dt.datetime
+    end: dt.datetime
+    headers: list[str]
+    rows: list[list[Any]]
+    note: str
+
+
+@router.get("/reports/{key}", auth=READ, response=ReportOut)
+def report(
+    request: HttpRequest,
+    key: str,
+    unit: str = Query("", description="unit code (default: the caller's unit / the enterprise)"),
+    start: str = Query("", alias="from", description="first day (default: 12 weeks ago)"),
+    end: str = Query("", alias="to", description="last day, included (default: today)"),
+) -> dict[str, Any]:
+    """One case report table (volume, times, sla, fcr, transfers_unit, transfers_person,
+    approvals, recovery, trend) for a unit's subtree and period, as on /cases/reports/."""
+    from rapport.cases import reports
+    from rapport.core.apiutil import enterprise_tz, parse_instant
+
+    if key not in reports.TABLES:
+        raise ApiError(
+            404,
+            _("No report %(key)s; known: %(known)s.")
+            % {"key": key, "known": ", ".join(reports.TABLES)},
+        )
+    cases = visible_cases(request)
+    caller = actor_of(request).staff
+    root = OrgUnit.objects.filter(code=unit).first() if unit else None
+    if unit and root is None:
+        raise ApiError(
+            422,
+            _("Unknown unit %(code)s.") % {"code": unit},
+            "validation_error",
+            [{"loc": ["query", "unit"], "msg": _("no unit with this code")}],
+        )
+    if root is None:
+        root = caller.unit if caller and not caller.sees_whole_enterprise else OrgUnit.enterprise()
+    who = principal(request)
+    prefix = "" if who.key is not None else scoping.unit_path(who.user)
+    if root is None or prefix is None or not root.path.startswith(prefix):
+        raise ApiError(404, _("Not found."), "not_found")  # another unit's figures are not there
+    now = timezone.now()
+    begin = parse_instant(start, "from") or now - dt.timedelta(weeks=12)
+    finish = parse_instant(end, "to", end=True) or now
+    table = reports.build(
+        key, reports.scope(cases, root.path), reports.Period(begin, finish, enterprise_tz())
+    )
+    return {
+        "key": table.key,
+        "title": str(table.title),
+        "unit": root.code,
+        "start": begin,
+        "end": finish,
+        "headers": [str(h) for h in table.headers],
+        "rows": table.rows,
+        "note": str(table.note),
+    }
+
+
 @router.get("", auth=READ, response=CasePage)
 def list_cases(
     request: HttpRequest,

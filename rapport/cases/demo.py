@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from rapport.cases import actions, states
 from rapport.cases.actions import Actor, CaseError
-from rapport.cases.models import Case
+from rapport.cases.models import Case, CaseMessage
 from rapport.cases.rules import Signal
 
 ORDER = (
@@ -97,17 +97,23 @@ def load_cases(seed: int = 1, per_state: int = 6, as_of: dt.datetime | None = No
     rng = random.Random(seed)
     as_of = as_of or timezone.now()
     summary = CaseSummary()
+    opened: list[int] = []
     for i, (signal, at) in enumerate(_signals(rng, per_state * len(ORDER))):
         target = ORDER[i % len(ORDER)]
         start = min(at, as_of - dt.timedelta(days=rng.randint(1, 12)))
         try:
             case, _created = actions.open_or_attach(signal, Actor.system("demo"), now=start)
+            opened.append(case.pk)
             _drive(case, target, start, rng)
         except CaseError as exc:
             summary.skipped.append(f"{signal.subject}: {exc}")
             continue
         summary.opened += 1
         summary.by_state[target] = summary.by_state.get(target, 0) + 1
+    # Demo customers are made up: their messages are kept on the cases but never emailed.
+    CaseMessage.objects.filter(status=CaseMessage.Status.PENDING, case_id__in=opened).update(
+        status=CaseMessage.Status.SKIPPED, error="demo data: not sent"
+    )
     return summary
 
 

@@ -60,6 +60,51 @@ class CaseSettings(SingleRowSettings):
     send_acknowledgement = models.BooleanField(
         _("acknowledge new cases to the customer"), default=True
     )
+    # Email intake (rapport.cases.mail_actions).
+    inbox_address = models.EmailField(
+        _("inbox address"),
+        blank=True,
+        default="",
+        help_text=_(
+            "The address customers write to; replies to case+C-000123@… thread into that case."
+        ),
+    )
+    new_mail_opens_case = models.BooleanField(
+        _("a new email (not a reply) opens a case"), default=True
+    )
+    unknown_sender_creates_customer = models.BooleanField(
+        _("an email from an unknown address creates a customer"),
+        default=True,
+        help_text=_("Off: such mail is stored as unmatched for someone to look at."),
+    )
+    email_unit = models.ForeignKey(
+        OrgUnit,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("unit for email cases"),
+        help_text=_("Handles mail from customers without a home unit; empty: the enterprise."),
+    )
+    inbound_max_mb = models.PositiveSmallIntegerField(
+        _("largest email parsed (MB)"),
+        default=25,
+        help_text=_("Bigger mail is kept (raw, capped) and flagged, with its headers only."),
+    )
+    imap_host = models.CharField(
+        _("IMAP server"),
+        max_length=200,
+        blank=True,
+        default="",
+        help_text=_("Empty: no polling. The password comes from RAPPORT_IMAP_PASSWORD."),
+    )
+    imap_port = models.PositiveIntegerField(_("IMAP port"), default=993)
+    imap_ssl = models.BooleanField(_("IMAP over TLS"), default=True)
+    imap_user = models.CharField(_("IMAP user"), max_length=200, blank=True, default="")
+    imap_folder = models.CharField(_("IMAP folder"), max_length=200, default="INBOX")
+    weekly_digest = models.BooleanField(
+        _("send the weekly digest to every unit's staff"), default=True
+    )
 
     class Meta:
         verbose_name = _("case settings")
@@ -320,6 +365,16 @@ class Case(models.Model):
             ),
             models.Index(fields=["customer", "-opened_at"], name="case_customer_time"),
             models.Index(fields=["cause", "reusable"], name="case_cause_reusable"),
+            # the inbox's Breached tab: breached cases are few, so a partial index finds them
+            models.Index(
+                fields=["unit", "resolve_due_at"],
+                name="case_breached_due",
+                condition=Q(ack_breached_at__isnull=False)
+                | Q(response_breached_at__isnull=False)
+                | Q(resolve_breached_at__isnull=False),
+            ),
+            # CX managers and admins see every unit: their inbox reads per state, in due order
+            models.Index(fields=["state", "resolve_due_at"], name="case_state_due"),
         ]
 
     def __str__(self) -> str:
@@ -558,3 +613,107 @@ class CaseMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.subject}"
+
+
+# --- email intake, rule cache, digest (rapport.cases.mail_actions, triggers, digest) ---------
+
+
+class InboundEmail(models.Model):
+    """One email received (MTA pipe, maildir, mbox, IMAP or API), stored before anything else is
+    done with it: the raw bytes (capped), what parsing found, and where it went."""
+
+    class Status(models.TextChoices):
+        THREADED = "threaded", _("Added to its case")
+        OPENED = "opened", _("Opened or joined a case")
+        STORED = "stored", _("Stored (no case)")
+        UNMATCHED = "unmatched", _("Sender not matched")
+        FAILED = "failed", _("Could not be read")
+
+    received_at = models.DateTimeField(_("received at"), db_index=True)
+    source = models.CharField(_("source"), max_length=16)  # stdin, maildir, mbox, imap, api
+    digest = models.CharField(max_length=64, unique=True)  # sha256 of the raw bytes: no doubles
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    raw = models.BinaryField(_("raw message (capped)"))
+    raw_truncated = models.BooleanField(default=False)
+    message_id = models.CharField(max_length=300, blank=True, default="", db_index=True)
+    in_reply_to = models.CharField(max_length=300, blank=True, default="")
+    references = models.TextField(blank=True, default="")
+    from_address = models.CharField(_("from"), max_length=254, blank=True, default="")
+    from_name = models.CharField(max_length=200, blank=True, default="")
+    to_addresses = models.TextField(_("to"), blank=True, default="")
+    subject = models.CharField(_("subject"), max_length=300, blank=True, default="")
+    text = models.TextField(_("text"), blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    charset = models.CharField(max_length=40, blank=True, default="")
+    problems = models.JSONField(_("problems"), default=list, blank=True)
+    flagged = models.BooleanField(_("needs a look"), default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.STORED)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_emails"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        verbose_name = _("inbound email")
+        verbose_name_plural = _("inbound emails")
+        indexes = [
+            models.Index(fields=["flagged", "-received_at"], name="inbound_flagged"),
+            models.Index(fields=["status", "-received_at"], name="inbound_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_address}: {self.subject}"
+
+
+class InboundAttachment(models.Model):
+    """A file of an inbound email: stored when small enough, else listed with its size."""
+
+    email = models.ForeignKey(InboundEmail, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(_("file name"), max_length=255, blank=True, default="")
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    data = models.BinaryField(null=True, blank=True)  # None: too big, only listed
+    stored = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["email", "pk"]
+
+    def __str__(self) -> str:
+        return self.filename or self.content_type
+
+
+class RuleVersion(models.Model):
+    """One row whose number goes up whenever a case rule is saved or deleted: every process
+    compares it with the number its cached rules were read at (rapport.cases.triggers)."""
+
+    number = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("case rule version")
+
+    def __str__(self) -> str:
+        return str(self.number)
+
+
+class DigestLog(models.Model):
+    """A weekly digest sent for a unit: one row per (unit, week), taken before sending, so two
+    workers never send the same digest twice."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.CASCADE, related_name="+")
+    week_start = models.DateField(_("week of"))
+    taken_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["-week_start", "unit"]
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "week_start"], name="digest_once_per_week")
+        ]
+
+    def __str__(self) -> str:
+        return f"digest {self.unit_id} {self.week_start}"

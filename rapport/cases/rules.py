@@ -104,6 +104,13 @@ DEFAULT_RULES: tuple[dict[str, Any], ...] = (
         "params": {"count": 3, "days": 7, "kinds": ["inquiry", "complaint", "claim"]},
         "severity": "medium",
     },
+    {
+        "key": "negative-feedback",
+        "name": "Strongly negative feedback",
+        "condition": "sentiment_at_most",
+        "params": {"max": -0.5},
+        "severity": "medium",
+    },
 )
 DEFAULT_TOPIC = "experience"
 # Where a case came from, for the source field, by trigger and condition.

@@ -42,3 +42,34 @@ def sweep(stop: threading.Event) -> None:
     actions.escalate_overdue_approvals()
     actions.break_overdue_promises()
     messages.retry_failed()
+
+
+@task()
+def open_case_from_email(inbound_id: int) -> int | None:
+    """Open or join the sender's case for a new email (rapport.cases.mail_actions)."""
+    from rapport.cases.mail_actions import open_case_for
+
+    case = open_case_for(inbound_id)
+    return case.pk if case else None
+
+
+@periodic(seconds=300, name="cases.fetch_mail")
+def fetch_mail(stop: threading.Event) -> None:
+    """Poll the IMAP mailbox when one is configured (CaseSettings or RAPPORT_IMAP_*)."""
+    from rapport.cases import mail_actions
+
+    cfg = mail_actions.imap_config()
+    if cfg is None:
+        return
+    report = mail_actions.fetch_imap(cfg)
+    if report.received:
+        log.info("fetch-mail: %s", report.summary())
+
+
+@periodic(seconds=3600, name="cases.weekly_digest")
+def weekly_digest(stop: threading.Event) -> None:
+    """Send last week's digest to the staff of every unit, once per unit and week, from Monday
+    08:00 in the enterprise's time zone (rapport.cases.digest)."""
+    from rapport.cases import digest
+
+    digest.send_due()

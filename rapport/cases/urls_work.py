@@ -1,3 +1,21 @@
-from django.urls import URLPattern
+"""The case work: inbox, case page and its actions, opening by hand, board, approvals, settings."""
 
-urlpatterns: list[URLPattern] = []
+from django.urls import URLPattern, path
+
+from rapport.cases import views, views_config
+
+urlpatterns: list[URLPattern] = [
+    path("", views.inbox, name="inbox"),
+    path("new/", views.create, name="create"),
+    path("board/", views.board, name="board"),
+    path("approvals/", views.approvals, name="approvals"),
+    path("approvals/<int:pk>/decide/", views.decide, name="decide"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/do/<slug:action>/", views.act, name="act"),
+    path("settings/", views_config.index, name="config"),
+    path("settings/case/", views_config.case_settings, name="config_settings"),
+    path("settings/<slug:kind>/", views_config.config_list, name="config_list"),
+    path("settings/<slug:kind>/new/", views_config.edit, name="config_new"),
+    path("settings/<slug:kind>/<int:pk>/", views_config.edit, name="config_edit"),
+    path("settings/<slug:kind>/<int:pk>/delete/", views_config.delete, name="config_delete"),
+]

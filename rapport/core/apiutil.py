@@ -48,6 +48,8 @@ SCOPE_PERMISSIONS: dict[str, str] = {
     "responses:write": "surveys.add_response",
     "cases:read": "cases.view_case",
     "cases:write": "cases.change_case",
+    "feedback:read": "feedback.view_feedbackitem",
+    "feedback:write": "feedback.add_feedbackitem",
 }
 
 STATUS_CODES: dict[int, str] = {

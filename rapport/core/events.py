@@ -36,6 +36,8 @@ EVENT_TYPES: dict[str, str | Promise] = {
     "case.breached": _("A case missed an SLA target (acknowledge, first response or resolve)."),
     "case.resolved": _("A case was resolved, with its cause."),
     "case.closed": _("A case was closed (confirmed, recovery survey answered, or no reply)."),
+    "feedback.received": _("Feedback was received and analysed (sentiment, causes, themes)."),
+    "email.received": _("A new email from a customer was received (not a reply to a case)."),
 }
 
 _handlers: dict[str, list[Handler]] = defaultdict(list)

@@ -108,15 +108,32 @@ def _live_ids(pairs: Iterable[tuple[Any, int, int | None]]) -> dict[Any, int]:
     return found
 
 
+# Ids per identity look-up statement: well under SQLite's 32,766 parameters.
+_LOOKUP_CHUNK = 10_000
+
+
 def identity_map(source_id: int, external_ids: Iterable[str]) -> dict[str, int]:
+    """external id → live customer of the source's known identities among `external_ids`.
+
+    Plain SQL: for the thousands of ids of an API batch the ORM's compiling and row handling
+    cost more than the look-up itself."""
     ids = list(set(external_ids))
     if not ids:
         return {}
-    return _live_ids(
-        CustomerIdentity.objects.filter(source_id=source_id, external_id__in=ids).values_list(
-            "external_id", "customer_id", "customer__merged_into_id"
-        )
+    qn = connection.ops.quote_name
+    head = (
+        f"SELECT i.{qn('external_id')}, i.{qn('customer_id')}, c.{qn('merged_into_id')}"
+        f" FROM {qn(CustomerIdentity._meta.db_table)} i JOIN {qn(Customer._meta.db_table)} c"
+        f" ON c.{qn('id')} = i.{qn('customer_id')}"
+        f" WHERE i.{qn('source_id')} = %s AND i.{qn('external_id')} IN "
     )
+    rows: list[tuple[str, int, int | None]] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            cursor.execute(head + "(" + ", ".join(["%s"] * len(chunk)) + ")", [source_id, *chunk])
+            rows.extend(cursor.fetchall())
+    return _live_ids(rows)
 
 
 class KnownIdentities:
@@ -128,9 +145,15 @@ class KnownIdentities:
     first, so memory stays flat however many customers a file names.
     """
 
+    # A batch missing at least this many ids loads the source's whole identity map at once (when
+    # it fits under `limit`): one scan instead of IN queries of thousands of ids batch after batch.
+    PRELOAD_AFTER = 1_000
+
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
         self.ids: dict[str, int] = {}
+        self.complete = False  # `ids` holds every identity of the source: a miss is a new one
+        self.preload_tried = False
 
     def lookup(self, source_id: int, external_ids: Iterable[str]) -> dict[str, int]:
         ids, found, missing = self.ids, {}, set()
@@ -140,16 +163,44 @@ class KnownIdentities:
                 missing.add(ext)
             else:
                 found[ext] = customer
-        if missing:
+        if missing and not self.complete:
+            if len(missing) >= self.PRELOAD_AFTER and not self.preload_tried:
+                self.preload_tried = True
+                self.complete = self.preload(source_id)
+                if self.complete:
+                    found.update((e, ids[e]) for e in missing if e in ids)
+                    return found
             fetched = identity_map(source_id, missing)
             self.remember(fetched)
             found.update(fetched)
         return found
 
+    def preload(self, source_id: int) -> bool:
+        """Load every identity of the source when there are at most `limit`; whether it did."""
+        qn = connection.ops.quote_name
+        identities = qn(CustomerIdentity._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {identities} WHERE {qn('source_id')} = %s", [source_id]
+            )
+            (count,) = cursor.fetchone()
+            if count > self.limit:
+                return False
+            cursor.execute(
+                f"SELECT i.{qn('external_id')}, i.{qn('customer_id')}, c.{qn('merged_into_id')}"
+                f" FROM {identities} i JOIN {qn(Customer._meta.db_table)} c"
+                f" ON c.{qn('id')} = i.{qn('customer_id')} WHERE i.{qn('source_id')} = %s",
+                [source_id],
+            )
+            rows = cursor.fetchall()
+        self.ids.update(_live_ids(rows))
+        return len(self.ids) <= self.limit
+
     def remember(self, links: Mapping[str, int]) -> None:
         self.ids.update(links)
         excess = len(self.ids) - self.limit
         if excess > 0:
+            self.complete = False
             for ext in list(islice(self.ids, excess + self.limit // 4)):
                 del self.ids[ext]
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rapport.org.models import OrgUnit
@@ -47,6 +52,29 @@ class AttributeDefinition(models.Model):
         return self.name
 
 
+# A customer attribute that states when the relationship began, as the source system knew it
+# (e.g. the first purchase in a system older than Rapport's history): a date, YYYY-MM-DD.
+SINCE_ATTRIBUTE = "customer_since"
+
+
+def relationship_start(
+    created_at: dt.datetime | None, first_touchpoint: dt.datetime | None, stated: Any = None
+) -> dt.date | None:
+    """The earliest known start of a customer relationship, as a local date: the first
+    touchpoint, a stated customer-since date, or when Rapport first saw the customer (an import
+    creates customers with today's date, so this is only the last resort). A stated value that
+    is not a date is ignored rather than shown."""
+    found = [timezone.localdate(t) for t in (created_at, first_touchpoint) if t is not None]
+    if isinstance(stated, dt.datetime):
+        found.append(timezone.localdate(stated) if timezone.is_aware(stated) else stated.date())
+    elif isinstance(stated, dt.date):
+        found.append(stated)
+    elif isinstance(stated, str) and stated.strip():
+        with contextlib.suppress(ValueError):
+            found.append(dt.date.fromisoformat(stated.strip()[:10]))
+    return min(found) if found else None
+
+
 class Customer(models.Model):
     class Language(models.TextChoices):
         EN = "en", "English"
@@ -83,12 +111,31 @@ class Customer(models.Model):
     def __str__(self) -> str:
         return self.display_name or f"#{self.pk}"
 
+    @property
+    def since(self) -> dt.date | None:
+        """ "Customer since": the earliest known start (relationship_start). Reads the first
+        touchpoint from a `first_touchpoint_at` annotation when the query made one
+        (customers.views.with_first_touchpoint), else with one query."""
+        first = getattr(self, "first_touchpoint_at", _NOT_READ)
+        if first is _NOT_READ:
+            first = (
+                self.touchpoints.order_by("occurred_at")
+                .values_list("occurred_at", flat=True)
+                .first()
+            )
+        return relationship_start(
+            self.created_at, first, (self.attributes or {}).get(SINCE_ATTRIBUTE)
+        )
+
     def may_contact(self, channel: str, purpose: str) -> bool:
         """Whether the customer may be contacted; an explicit opt-out always wins."""
         from rapport.customers.consent import may_contact
 
         records = {(c.channel, c.purpose): c.granted for c in self.consents.all()}
         return may_contact(records, channel, purpose)
+
+
+_NOT_READ = object()
 
 
 class Consent(models.Model):

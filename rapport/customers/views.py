@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -37,6 +37,7 @@ from rapport.customers.models import (
 )
 from rapport.org.models import OrgUnit
 from rapport.org.scoping import scope
+from rapport.touchpoints.models import Touchpoint
 
 CUSTOMERS_PER_PAGE = 25
 TIMELINE_PAGE_SIZE = 50
@@ -89,6 +90,13 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return render(request, "customers/list.html", context)
 
 
+def with_first_touchpoint(customers: QuerySet[Customer]) -> QuerySet[Customer]:
+    """Customers with `first_touchpoint_at` (for Customer.since) read in the same query: one
+    index seek per customer on (customer, occurred_at), no query of its own."""
+    first = Touchpoint.objects.filter(customer=OuterRef("pk")).order_by("occurred_at")
+    return customers.annotate(first_touchpoint_at=Subquery(first.values("occurred_at")[:1]))
+
+
 def typed_attributes(customer: Customer) -> list[dict[str, Any]]:
     """The customer's attributes with their registered label and type (unregistered: text)."""
     definitions = {
@@ -132,7 +140,10 @@ def timeline_context(request: HttpRequest, customer: Customer) -> dict[str, Any]
 @staff_view("customers.view_customer")
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     customer = get_object_or_404(
-        visible_customers(request).select_related("home_unit", "merged_into"), pk=pk
+        with_first_touchpoint(visible_customers(request)).select_related(
+            "home_unit", "merged_into"
+        ),
+        pk=pk,
     )
     context: dict[str, Any] = {"customer": customer, **timeline_context(request, customer)}
     if is_htmx(request, "timeline"):

@@ -177,8 +177,13 @@ def recompute(options: dict[str, Any]) -> list[Result]:
         incremental = _bench_child(env, "incremental", str(n))
     if stderr is not None:
         stderr.write(
-            f"  full {full['seconds']:.1f} s, peak {full['peak_mb']:,.0f} MB: {full['timings']}\n"
-            f"  incremental {incremental['seconds']:.2f} s: {incremental['timings']}\n"
+            f"  full {full['seconds']:.1f} s ({full['cpu_seconds']:.1f} s of CPU), peak "
+            f"{full['peak_mb']:,.0f} MB, load average {full['machine']['before']['load_average']}"
+            f"→{full['machine']['after']['load_average']} on {full['machine']['after']['cores']}"
+            f" cores: {full['timings']}\n"
+            f"  value fit: {full['fit']}\n"
+            f"  incremental {incremental['seconds']:.2f} s ({incremental['cpu_seconds']:.1f} s of "
+            f"CPU): {incremental['timings']}\n"
         )
     full_entry = result(
         f"full recompute on {n:,} customers ({made['touchpoints']:,} touchpoints)",
@@ -187,7 +192,13 @@ def recompute(options: dict[str, Any]) -> list[Result]:
         "< 120 s and < 4 GB peak memory on 1M customers",
         baseline=scan["seconds"],
     )
-    full_entry.update(peak_memory_mb=round(full["peak_mb"]), timings=full["timings"])
+    full_entry.update(
+        peak_memory_mb=round(full["peak_mb"]),
+        cpu_seconds=round(full["cpu_seconds"], 1),
+        machine=full["machine"],
+        timings=full["timings"],
+        fit=full["fit"],
+    )
     incremental_entry = result(
         "incremental recompute after 10,000 new touchpoints",
         incremental["seconds"],
@@ -198,6 +209,8 @@ def recompute(options: dict[str, Any]) -> list[Result]:
     incremental_entry.update(
         customers=incremental["customers"],
         peak_memory_mb=round(incremental["peak_mb"]),
+        cpu_seconds=round(incremental["cpu_seconds"], 2),
+        machine=incremental["machine"],
         timings=incremental["timings"],
     )
     return [full_entry, incremental_entry]

@@ -269,6 +269,19 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """User + system time of this process (all its threads): the work, whatever else runs."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine() -> dict[str, Any]:
+    """How busy the machine was: 1-minute load average, and the cores there are to share."""
+    import os
+
+    return {"load_average": round(os.getloadavg()[0], 2), "cores": os.cpu_count()}
+
+
 def timed(what: str, customers: int) -> dict[str, Any]:
     from django.db import connection
 
@@ -285,22 +298,27 @@ def timed(what: str, customers: int) -> dict[str, Any]:
             cursor.fetchall()
         return {"seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
     if what == "full":
-        started = time.perf_counter()
+        before, cpu, started = _machine(), _cpu_seconds(), time.perf_counter()
         run = jobs.recompute_all(as_of=AS_OF)
         return {
             "seconds": time.perf_counter() - started,
+            "cpu_seconds": _cpu_seconds() - cpu,
             "peak_mb": _peak_mb(),
             "customers": run.customers,
             "timings": run.timings,
+            "machine": {"before": before, "after": _machine()},
+            "fit": {k: run.calibration.get(k) for k in ("bgnbd", "fit_error", "fit_note")},
         }
     add_touchpoints(NEW_TOUCHPOINTS)
-    started = time.perf_counter()
+    before, cpu, started = _machine(), _cpu_seconds(), time.perf_counter()
     run = jobs.recompute_incremental(as_of=AS_OF)
     return {
         "seconds": time.perf_counter() - started,
+        "cpu_seconds": _cpu_seconds() - cpu,
         "peak_mb": _peak_mb(),
         "customers": run.customers,
         "timings": run.timings,
+        "machine": {"before": before, "after": _machine()},
     }
 
 

@@ -28,10 +28,10 @@ from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 FloatArray = NDArray[np.float64]
 
-# The optimiser searches log-parameters within ±_LOG_BOUND; an estimate beyond 10^±4 (after
-# rescaling time and money to order 1) means the likelihood is flat towards a limit and the data
-# do not identify the model (e.g. no dropout at all, or too few customers): we call that
-# non-convergence rather than report meaningless numbers.
+# The optimiser searches log-coordinates within ±_LOG_BOUND (see _Search); a location estimate
+# beyond 10^±4 (after rescaling time and money to order 1), or a spread running off to 0, means
+# the likelihood is flat towards a limit the data do not identify (e.g. no dropout at all, or
+# too few customers): we call that non-convergence rather than report meaningless numbers.
 _LOG_BOUND = 18.0
 _LOG_IDENTIFIED = np.log(1e4)
 # Projected-gradient size (of the mean log-likelihood) under which a stopped search counts as
@@ -55,6 +55,9 @@ class BgNbdParams:
     b: float
     loglik: float
     customers: int
+    # Spread parameters the fit held at their cap: "r" (everyone buys at about the same rate),
+    # "a+b" (everyone has about the same dropout chance). See _Search.
+    at_cap: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class GammaGammaParams:
     v: float
     loglik: float
     customers: int
+    at_cap: tuple[str, ...] = ()  # ("q",): everyone's spend level about the same
 
     @property
     def mean_spend(self) -> float:
@@ -217,53 +221,139 @@ def _time_scale(T: FloatArray) -> float:
     return 10.0 / longest if longest > 0 else 1.0
 
 
+@dataclass(frozen=True)
+class _Search:
+    """How the optimiser sees a model: unconstrained coordinates u, their map to the model's
+    parameters and the chain rule back, and which coordinates may rest at a "no spread" cap.
+
+    Spread parameters (BG/NBD's r and a+b, Gamma-Gamma's q) grow without bound when customers
+    differ less than the mixing distribution can express — service visits more regular than a
+    Poisson process, the same dropout chance for everyone, the same spend level for everyone.
+    The likelihood then climbs towards a limit (a single rate, a single dropout probability, a
+    single spend level) along a ridge where the *location* stays put (r/alpha, a/(a+b), v/q).
+    Searching location and spread separately keeps the location identified, and capping the
+    spread at _SPREAD_CAP (a coefficient of variation of 1%) gives a valid model whose
+    predictions equal the limit's to well within the data's noise.
+    """
+
+    names: tuple[str, ...]  # of the coordinates, for messages
+    natural: object  # u -> model parameters
+    chain: object  # (u, params, gradient wrt params) -> gradient wrt u
+    start: FloatArray
+    capped: tuple[
+        bool, ...
+    ]  # coordinates bounded above by log(_SPREAD_CAP), not identified-checked
+
+
+_SPREAD_CAP = 1e4
+
+
+def _bgnbd_search() -> _Search:
+    """u = (ln r, ln λ, ln s, logit p) with λ = r/alpha the mean rate, s = a+b, p = a/(a+b)."""
+
+    def natural(u: FloatArray) -> FloatArray:
+        r, rate, s, p = np.exp(u[0]), np.exp(u[1]), np.exp(u[2]), expit(u[3])
+        return np.array([r, r / rate, s * p, s * (1.0 - p)])
+
+    def chain(u: FloatArray, params: FloatArray, g: FloatArray) -> FloatArray:
+        r, alpha, a, b = params
+        s, p = a + b, expit(u[3])
+        return np.array(
+            [
+                g[0] * r + g[1] * alpha,
+                -g[1] * alpha,
+                g[2] * a + g[3] * b,
+                s * p * (1 - p) * (g[2] - g[3]),
+            ]
+        )
+
+    return _Search(
+        ("r", "the mean purchase rate r/alpha", "a+b", "the mean dropout chance a/(a+b)"),
+        natural,
+        chain,
+        np.array([0.0, 0.0, np.log(2.0), 0.0]),  # r = alpha = a = b = 1
+        (True, False, True, False),
+    )
+
+
+def _gamma_gamma_search() -> _Search:
+    """u = (ln p, ln q, ln(v/q)): v/q is the scale of the spend level, q its spread."""
+
+    def natural(u: FloatArray) -> FloatArray:
+        q = np.exp(u[1])
+        return np.array([np.exp(u[0]), q, q * np.exp(u[2])])
+
+    def chain(u: FloatArray, params: FloatArray, g: FloatArray) -> FloatArray:
+        p, q, v = params
+        return np.array([g[0] * p, g[1] * q + g[2] * v, g[2] * v])
+
+    return _Search(
+        ("p", "q", "the spend scale v/q"),
+        natural,
+        chain,
+        np.zeros(3),  # p = q = v = 1
+        (False, True, False),
+    )
+
+
 def _maximise(
     loglik_and_gradient,  # (params) -> (ll, grad)
-    n_params: int,
+    search: _Search,
     total_weight: float,
-    names: tuple[str, ...],
     model: str,
     max_iterations: int,
-) -> tuple[FloatArray, float]:
-    """Maximise a log-likelihood over positive parameters; return (params, loglik)."""
+) -> tuple[FloatArray, float, tuple[int, ...]]:
+    """Maximise a log-likelihood; return (params, loglik, indices of coordinates at the cap)."""
+    n = search.start.size
 
-    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-        params = np.exp(log_params)
+    def objective(u: FloatArray) -> tuple[float, FloatArray]:
+        params = search.natural(u)
         with np.errstate(all="ignore"):
             ll, grad = loglik_and_gradient(params)
-        if not np.isfinite(ll) or not np.isfinite(grad).all():
-            return np.inf, np.zeros(n_params)
-        return -ll / total_weight, -grad * params / total_weight
+            grad_u = search.chain(u, params, grad)
+        if not np.isfinite(ll) or not np.isfinite(grad_u).all():
+            return np.inf, np.zeros(n)
+        return -ll / total_weight, -grad_u / total_weight
 
+    cap = np.log(_SPREAD_CAP)
+    bounds = [(-_LOG_BOUND, cap if c else _LOG_BOUND) for c in search.capped]
     result = minimize(
         objective,
-        np.zeros(n_params),
+        search.start,
         jac=True,
         method="L-BFGS-B",
-        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * n_params,
+        bounds=bounds,
         options={"maxiter": max_iterations, "ftol": 1e-14, "gtol": 1e-9},
     )
-    log_params = result.x
-    value, grad = objective(log_params)
-    unidentified = np.abs(log_params) > _LOG_IDENTIFIED
-    if unidentified.any():
-        which = ", ".join(n for n, hit in zip(names, unidentified, strict=True) if hit)
+    u = result.x
+    value, grad = objective(u)
+    at_cap = tuple(
+        i for i, c in enumerate(search.capped) if c and u[i] >= cap - 1e-6 and grad[i] <= 0
+    )
+    unidentified = [
+        name
+        for i, (name, c) in enumerate(zip(search.names, search.capped, strict=True))
+        if (u[i] < -_LOG_IDENTIFIED) or (not c and u[i] > _LOG_IDENTIFIED)
+    ]
+    if unidentified:
         raise FitError(
             _(
                 "the %(model)s fit did not converge: %(which)s ran off towards 0 or infinity, "
                 "so these data do not identify the model (too few customers, or too little "
                 "variation between them)"
             )
-            % {"model": model, "which": which}
+            % {"model": model, "which": ", ".join(unidentified)}
         )
+    projected = grad.copy()
+    projected[list(at_cap)] = 0.0  # the search rests against the cap: not a failure
     if not np.isfinite(value) or (
-        not result.success and np.max(np.abs(grad)) > _GRADIENT_TOLERANCE
+        not result.success and np.max(np.abs(projected)) > _GRADIENT_TOLERANCE
     ):
         raise FitError(
             _("the %(model)s fit did not converge: %(reason)s")
             % {"model": model, "reason": result.message}
         )
-    return np.exp(log_params), -value * total_weight
+    return search.natural(u), -value * total_weight, at_cap
 
 
 def fit_bgnbd(
@@ -288,18 +378,20 @@ def fit_bgnbd(
     scale = _time_scale(big_t)
     data = aggregate_customers(x, tx * scale, big_t * scale, weight)
     likelihood = _BgNbdLikelihood(data)
-    params, ll_scaled = _maximise(
+    params, ll_scaled, at_cap = _maximise(
         likelihood.value_and_gradient,
-        4,
+        _bgnbd_search(),
         likelihood.total_weight,
-        ("r", "alpha", "a", "b"),
         "BG/NBD",
         max_iterations,
     )
     r, alpha_scaled, a, b = (float(v) for v in params)
     # Rescaling time by c multiplies each customer's likelihood by c^-x.
     loglik = ll_scaled + np.log(scale) * float(np.dot(data.frequency, data.weight))
-    return BgNbdParams(r, alpha_scaled / scale, a, b, float(loglik), int(likelihood.total_weight))
+    capped = tuple(name for i, name in ((0, "r"), (2, "a+b")) if i in at_cap)
+    return BgNbdParams(
+        r, alpha_scaled / scale, a, b, float(loglik), int(likelihood.total_weight), capped
+    )
 
 
 def bgnbd_loglik(
@@ -468,17 +560,17 @@ def fit_gamma_gamma(
     # Money is rescaled to mean 1 while fitting; v scales with it, the density by 1/scale.
     scale = float(m.mean())
     likelihood = _GammaGammaLikelihood(x, m / scale)
-    params, ll_scaled = _maximise(
+    params, ll_scaled, at_cap = _maximise(
         likelihood.value_and_gradient,
-        3,
+        _gamma_gamma_search(),
         float(x.size),
-        ("p", "q", "v"),
         "Gamma-Gamma",
         max_iterations,
     )
     p, q, v_scaled = (float(v) for v in params)
     loglik = ll_scaled - x.size * np.log(scale)
-    return GammaGammaParams(p, q, v_scaled * scale, float(loglik), int(x.size))
+    capped = ("q",) if 1 in at_cap else ()
+    return GammaGammaParams(p, q, v_scaled * scale, float(loglik), int(x.size), capped)
 
 
 def conditional_expected_spend(
@@ -544,6 +636,25 @@ class ValueModels:
 
     bgnbd: BgNbdParams
     gamma_gamma: GammaGammaParams
+
+    @property
+    def note(self) -> str:
+        """What the fit held at a cap, in words for the analyst ("" when nothing was)."""
+        return spread_note(self.bgnbd.at_cap + self.gamma_gamma.at_cap)
+
+
+def spread_note(at_cap: tuple[str, ...]) -> str:
+    """Why parameters sit at _SPREAD_CAP: the customers differ less than the model can express."""
+    parts = {
+        "r": _(
+            "purchase rates hardly differ between customers (visits are more regular than a "
+            "Poisson process), so r is held at %(cap)s"
+        ),
+        "a+b": _("the dropout chance hardly differs between customers, so a+b is held at %(cap)s"),
+        "q": _("spend levels hardly differ between customers, so q is held at %(cap)s"),
+    }
+    cap = f"{_SPREAD_CAP:,.0f}"
+    return "; ".join(parts[name] % {"cap": cap} for name in at_cap if name in parts)
 
 
 def fit_value_models(

@@ -72,6 +72,44 @@ def relative_weights(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     return weights, float(weights.sum())
 
 
+def bootstrap_weights(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """Relative weights of `resamples` bootstrap resamples of the rows (NaN where a resample
+    leaves a column constant), all at once.
+
+    A resample only changes how often each row counts, so its correlation matrix comes from
+    count-weighted moments: one (resamples × rows) @ (rows × products) product gives every
+    resample's sums, and the eigenproblems are solved as one batch — instead of copying the
+    rows and standardising them once per resample. The resamples are the ones a loop of
+    `rng.integers(0, n, n)` draws, so the intervals do not depend on how they are computed.
+    """
+    n, k = x.shape
+    rng = np.random.default_rng(seed)
+    counts = np.empty((resamples, n))
+    for i in range(resamples):
+        counts[i] = np.bincount(rng.integers(0, n, n), minlength=n)
+    z = np.column_stack([x, y])
+    z = z - z.mean(axis=0)  # centred on the full sample: moments stay well conditioned
+    products = (z[:, :, None] * z[:, None, :]).reshape(n, -1)
+    first = counts @ z / n  # (resamples, k+1)
+    second = (counts @ products / n).reshape(resamples, k + 1, k + 1)
+    cov = second - first[:, :, None] * first[:, None, :]
+    var = np.diagonal(cov, axis1=1, axis2=2)
+    scale = np.maximum(z.var(axis=0), 1.0)
+    degenerate = (var <= 1e-12 * scale).any(axis=1)
+    sd = np.sqrt(np.where(var > 0, var, 1.0))
+    corr = cov / (sd[:, :, None] * sd[:, None, :])
+    rxx, rxy = corr[:, :k, :k], corr[:, :k, k]
+    evals, evecs = np.linalg.eigh(rxx)
+    evals = np.clip(evals, 1e-12, None)
+    root = (evecs * np.sqrt(evals)[:, None, :]) @ np.swapaxes(evecs, 1, 2)
+    inv_root = (evecs / np.sqrt(evals)[:, None, :]) @ np.swapaxes(evecs, 1, 2)
+    beta_z = inv_root @ rxy[:, :, None]  # (resamples, k, 1)
+    weights = (root**2) @ (beta_z**2)
+    draws = weights[:, :, 0]
+    draws[degenerate] = np.nan
+    return draws
+
+
 def _ols_tests(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """Standardised coefficients, their two-sided p-values and the model's F-test p-value."""
     n, k = x.shape
@@ -134,15 +172,7 @@ def fit_context(
     weights, r2 = relative_weights(x, y)
     beta, p, model_p = _ols_tests(x, y)
     p_adj = holm(p)
-    rng = np.random.default_rng(seed)
-    draws = np.empty((bootstrap, x.shape[1]))
-    for i in range(bootstrap):  # resamples, not rows: a few hundred small eigenproblems
-        idx = rng.integers(0, n, n)
-        xb, yb = x[idx], y[idx]
-        if (xb.std(axis=0) == 0).any() or yb.std() == 0:
-            draws[i] = np.nan
-            continue
-        draws[i], _ = relative_weights(xb, yb)
+    draws = bootstrap_weights(x, y, bootstrap, seed)
     low = np.nanpercentile(draws, 2.5, axis=0)
     high = np.nanpercentile(draws, 97.5, axis=0)
     model_ok = model_p < ALPHA

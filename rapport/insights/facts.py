@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ class Calibration:
     bgnbd: dict[str, float] | None = None
     gamma_gamma: dict[str, float] | None = None
     fit_error: str = ""
+    fit_note: str = ""  # spread parameters held at their cap (clv.spread_note); not an error
     margin_ratio: float = 1.0
     fallback_gap: float = retention.RetentionRule().default_gap_days
     rfm_cuts: dict[str, list[float | None]] = field(default_factory=dict)
@@ -48,7 +49,8 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        return cls(**data)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     @property
     def retention_rule(self) -> retention.RetentionRule:
@@ -275,9 +277,11 @@ def _lifetime_values(
             cal.bgnbd = {k: getattr(models.bgnbd, k) for k in ("r", "alpha", "a", "b")}
             cal.gamma_gamma = {k: getattr(models.gamma_gamma, k) for k in ("p", "q", "v")}
             cal.fit_error = ""
+            cal.fit_note = models.note
         except clv.FitError as exc:
             cal.bgnbd = cal.gamma_gamma = None
             cal.fit_error = str(exc)
+            cal.fit_note = ""
     models = cal.value_models()
     if models is None:
         alive = np.full(x.size, np.nan)

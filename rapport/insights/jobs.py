@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -157,8 +158,9 @@ def recompute_all(
     response_mark = frames.max_id(Response)
     loaded = _load_in_parallel(
         {
-            "touchpoints": lambda: frames.load_touchpoints(LOADED_KINDS),
-            "money": lambda: frames.load_money(default_margin_rate(), _day_end(as_of)),
+            "touchpoints": lambda: frames.load_touchpoints_and_money(
+                LOADED_KINDS, default_margin_rate(), _day_end(as_of)
+            ),
             "customers": frames.load_customers,
             "responses": frames.load_responses,
             "referrals": frames.load_referrals,
@@ -166,11 +168,11 @@ def recompute_all(
         }
     )
     clock.lap("load")
-    customers, touchpoints, money = loaded["customers"], loaded["touchpoints"], loaded["money"]
-    responses = _counted(loaded["responses"], response_mark, _cutoff(started))
-    referrals, units = loaded["referrals"], loaded["units"]
+    customers, (touchpoints, money) = loaded.pop("customers"), loaded.pop("touchpoints")
+    responses = _counted(loaded.pop("responses"), response_mark, _cutoff(started))
+    referrals, units = loaded.pop("referrals"), loaded.pop("units")
     inputs = _inputs(customers, touchpoints, money, responses, referrals, as_of)
-    del touchpoints
+    del touchpoints  # the last reference: _inputs keeps only local days
     customer_facts, calibration = facts.customer_facts(inputs, calibration)
     insight = facts.insight_rows(customer_facts, as_of)
     clock.lap("customer_facts")
@@ -220,12 +222,12 @@ def recompute_all(
     return run
 
 
-def _load_in_parallel(loads: dict[str, Callable[[], pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+def _load_in_parallel(loads: dict[str, Callable[[], Any]]) -> dict[str, Any]:
     """Run the loads on LOAD_THREADS threads, each with its own database connection: the
     databases do their part (scans, aggregates, text) without holding Python's lock, so two
     loads overlap. The first load given should be the longest."""
 
-    def run(load: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    def run(load: Callable[[], Any]) -> Any:
         try:
             return load()
         finally:
@@ -294,8 +296,9 @@ def recompute_incremental(
 
     ids = affected.to_list()
     customers = frames.load_customer_ids(ids)
-    touchpoints = frames.load_touchpoints_of(ids, LOADED_KINDS)
-    money = frames.load_money_of(ids, default_margin_rate(), _day_end(as_of))
+    touchpoints, money = frames.load_touchpoints_and_money_of(
+        ids, LOADED_KINDS, default_margin_rate(), _day_end(as_of)
+    )
     of_affected = frames.load_responses_of(ids)
     before = _counted(of_affected, previous.response_watermark, previous_cut)
     responses = _counted(of_affected, response_mark, cut)

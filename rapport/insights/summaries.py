@@ -69,8 +69,12 @@ def month_cells(
         "tier",
     )
     contributions = measures.response_contributions(keyed)
-    spread = _by_dimension(contributions, units, "unit")
-    cells = measures.cell_statistics(spread, ["period_start", "dimension", "key"])
+    # Sum per (measure, month, unit, segments) first: a few thousand rows, not one per response,
+    # are then repeated per dimension (the sums are the same; memory stays flat).
+    keys = [c for c in contributions.columns if c not in measures.STAT_COLUMNS]
+    grouped = measures.cell_statistics(contributions, [k for k in keys if k != "measure"])
+    spread = _by_dimension(grouped, units, "unit")
+    cells = measures.add_statistics(spread, ["period_start", "dimension", "key"])
     return cells.with_columns(pl.lit("month").alias("period_kind"))
 
 

@@ -3,6 +3,7 @@ from django.db import models
 
 from rapport.integrations.models import (
     ApiKey,
+    SubscriptionStamp,
     WebhookAttempt,
     WebhookDelivery,
     WebhookSubscription,
@@ -59,4 +60,18 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     inlines = [AttemptInline]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(SubscriptionStamp)
+class SubscriptionStampAdmin(admin.ModelAdmin):
+    """Read-only: the stamp changes by itself with every change to the subscriptions."""
+
+    list_display = ["id", "stamp"]
+    readonly_fields = ["stamp"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

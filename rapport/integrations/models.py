@@ -6,7 +6,9 @@ import hashlib
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -22,6 +24,8 @@ SCOPES: dict[str, str] = {
     "responses:write": _("Send survey responses"),
     "cases:read": _("Read cases and the approval queue"),
     "cases:write": _("Open cases and act on them"),
+    "feedback:read": _("Read feedback items"),
+    "feedback:write": _("Send feedback and correct its labels"),
 }
 
 
@@ -80,6 +84,66 @@ class ApiKey(models.Model):
         return self.active and scope in self.scopes
 
 
+def bump_subscriptions_stamp() -> None:
+    """Mark the webhook subscriptions as changed, in the caller's transaction (so the mark
+    commits, or rolls back, with the change). A fresh random stamp rather than a counter: a
+    rolled-back change could otherwise leave a number that a later change reuses, and a cache
+    filled inside that transaction would look current."""
+    qn = connection.ops.quote_name
+    table = qn(SubscriptionStamp._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({qn('id')}, {qn('stamp')}) VALUES (1, %s)"
+            f" ON CONFLICT ({qn('id')}) DO UPDATE SET {qn('stamp')} = excluded.{qn('stamp')}",
+            [secrets.randbits(62)],
+        )
+
+
+class SubscriptionStamp(models.Model):
+    """One row (id 1) whose stamp changes with every change to the webhook subscriptions, so that
+    each process can keep them in memory and check with one tiny query that its copy is current
+    (rapport.integrations.webhooks.subscriptions_for)."""
+
+    stamp = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("webhook subscriptions stamp")
+
+    def __str__(self) -> str:
+        return str(self.stamp)
+
+
+class SubscriptionQuerySet(models.QuerySet):
+    """Bulk writes that bypass the model's save/delete signals still mark the change."""
+
+    def bulk_create(self, objs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with transaction.atomic():
+            created = super().bulk_create(objs, *args, **kwargs)
+            bump_subscriptions_stamp()
+        return created
+
+    def bulk_update(self, objs, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with transaction.atomic():
+            changed = super().bulk_update(objs, *args, **kwargs)
+            bump_subscriptions_stamp()
+        return changed
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        with transaction.atomic():
+            deleted = super().delete()
+            bump_subscriptions_stamp()
+        return deleted
+
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        with transaction.atomic():
+            changed = super().update(**kwargs)
+            bump_subscriptions_stamp()
+        return changed
+
+    update.queryset_only = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
 class WebhookSubscription(models.Model):
     url = models.URLField(_("URL"), max_length=500)
     description = models.CharField(_("description"), max_length=200, blank=True)
@@ -87,6 +151,8 @@ class WebhookSubscription(models.Model):
     secret = models.CharField(max_length=64, editable=False)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SubscriptionQuerySet.as_manager()
 
     class Meta:
         ordering = ["url"]
@@ -99,10 +165,26 @@ class WebhookSubscription(models.Model):
     def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         if not self.secret:
             self.secret = secrets.token_hex(32)
-        super().save(*args, **kwargs)
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            bump_subscriptions_stamp()
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with transaction.atomic():
+            deleted = super().delete(*args, **kwargs)
+            bump_subscriptions_stamp()
+        return deleted
 
     def wants(self, event_type: str) -> bool:
         return self.active and (event_type in self.event_types or "*" in self.event_types)
+
+
+@receiver(post_save, sender=WebhookSubscription)
+@receiver(post_delete, sender=WebhookSubscription)
+def _subscription_changed(sender, raw=False, **kwargs):  # type: ignore[no-untyped-def]
+    """Writes that bypass WebhookSubscription.save/delete (loaddata, deletes cascading from
+    elsewhere) still change the stamp."""
+    bump_subscriptions_stamp()
 
 
 class WebhookDelivery(models.Model):

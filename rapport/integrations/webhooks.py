@@ -25,10 +25,15 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from rapport.integrations.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from rapport.integrations.models import (
+    SubscriptionStamp,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from rapport.integrations.rules import (
     is_success,
     retry_delay,
@@ -55,12 +60,48 @@ def envelope(event_type: str, payload: Mapping[str, Any], created_at: datetime) 
     return json.loads(json.dumps(body, cls=DjangoJSONEncoder))
 
 
+# This process's copy of the active subscriptions, with the stamp it was read under.
+_active: tuple[int, tuple[WebhookSubscription, ...]] | None = None
+
+
+def _stamp() -> int | None:
+    """The subscriptions' current stamp (SubscriptionStamp); None when the row is missing (e.g.
+    a test database flushed since the migration), in which case nothing is cached."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STAMP_SQL)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+_STAMP_SQL = f"SELECT stamp FROM {SubscriptionStamp._meta.db_table} WHERE id = 1"
+
+
+def active_subscriptions() -> tuple[WebhookSubscription, ...]:
+    """The active subscriptions, read from the database only when they changed since this process
+    last read them: every event costs one primary-key read instead of a scan and JSON decoding.
+
+    The stamp is read before the subscriptions, so a change committed in between can only make
+    the copy look older than it is (read again next time), never newer. Every write goes through
+    the model or its queryset, which change the stamp in the same transaction."""
+    global _active
+    stamp = _stamp()
+    cached = _active
+    if stamp is not None and cached is not None and cached[0] == stamp:
+        return cached[1]
+    subscriptions = tuple(WebhookSubscription.objects.filter(active=True))
+    if stamp is not None:
+        _active = (stamp, subscriptions)
+    return subscriptions
+
+
+def subscriptions_for(event_type: str) -> list[WebhookSubscription]:
+    return [s for s in active_subscriptions() if s.wants(event_type)]
+
+
 def write_outbox(event_type: str, payloads: list[Mapping[str, Any]]) -> None:
     """Store one delivery per payload and interested subscription, in the caller's transaction.
-    Costs one query when nobody subscribes."""
-    subscriptions = [
-        s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event_type)
-    ]
+    Costs one primary-key read when nobody subscribes."""
+    subscriptions = subscriptions_for(event_type)
     if not subscriptions:
         return
     now = timezone.now()
@@ -70,7 +111,7 @@ def write_outbox(event_type: str, payloads: list[Mapping[str, Any]]) -> None:
         for sub in subscriptions:
             rows.append(
                 WebhookDelivery(
-                    subscription=sub,
+                    subscription_id=sub.pk,
                     event_id=body["id"],
                     event_type=event_type,
                     payload=body,

@@ -52,7 +52,7 @@ from rapport.customers.ingest import (
     source_for,
 )
 from rapport.customers.models import Customer, IdentityReview
-from rapport.integrations.models import WebhookSubscription
+from rapport.integrations.webhooks import subscriptions_for
 from rapport.org.models import OrgUnit, Staff
 from rapport.touchpoints.kinds import BUILTIN_KINDS
 from rapport.touchpoints.models import Touchpoint, TouchpointKind
@@ -90,7 +90,7 @@ def lookups() -> Lookups:
 
 def webhooks_wanted() -> bool:
     """Whether a webhook subscription wants touchpoint.created; checked once per ingestion."""
-    return any(s.wants(EVENT) for s in WebhookSubscription.objects.filter(active=True))
+    return bool(subscriptions_for(EVENT))
 
 
 def ingest_touchpoints(
@@ -212,7 +212,8 @@ class _Writer:
             self.write(parsed)
 
     def resolve(self, parsed: list[Item]) -> Resolved:
-        refs = [Ref(tp[1], tp[2], tp[3], i) for i, (_x, _r, tp, _t) in enumerate(parsed)]
+        make = Ref._make  # a plain tuple constructor: a NamedTuple's __new__ costs per row
+        refs = [make((tp[1], tp[2], tp[3], i)) for i, (_x, _r, tp, _t) in enumerate(parsed)]
         if self.assign is None:
             return resolve_batch(self.source.pk, refs, settings.RAPPORT_DEFAULT_REGION, self.known)
         resolved = Resolved(customer={r.index: self.assign.pk for r in refs})

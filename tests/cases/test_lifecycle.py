@@ -149,3 +149,21 @@ def test_illegal_transition_says_why(customer, open_case, users):
     case = open_case(customer)
     with pytest.raises(actions.states.IllegalTransition, match="from New to In progress"):
         actions.transition(case.pk, case.version, "in_progress", agent(users))
+
+
+def test_a_recovery_survey_sent_before_closing_is_not_sent_again(customer, open_case, users):
+    from rapport.surveys.models import Invitation
+
+    survey = survey_actions.create_survey_from_template("nps", "Recovery", publish=True)
+    config = CaseSettings.current()
+    config.recovery_survey = survey
+    config.save()
+    me = agent(users)
+    case = open_case(customer)
+    case = actions.acknowledge(case.pk, case.version, me, now=MONDAY)
+    case = actions.resolve(case.pk, case.version, me, cause="price", fix="Refund", now=MONDAY + H)
+    case = actions.send_recovery_survey(case.pk, case.version, me, now=MONDAY + 2 * H)
+    first = case.recovery_invitation
+    case = actions.close(case.pk, case.version, "no_reply", me, now=MONDAY + 8 * 24 * H)
+    assert case.recovery_invitation == first
+    assert Invitation.objects.filter(survey=survey, customer=customer).count() == 1

@@ -138,3 +138,52 @@ def test_lifetime_value_discounts_and_scales_with_margin(cdnow_summary):
         models.bgnbd, year, s["x"], s["t_x"], s["T"]
     ) * clv.conditional_expected_spend(models.gamma_gamma, s["x"], s["m"])
     assert undiscounted == pytest.approx(expected, rel=1e-9)
+
+
+def _clockwork_customers(n: int = 20_000, seed: int = 11):
+    """Customers who buy every 8–10 weeks like clockwork; 30% stop at some point.
+
+    Purchases this regular are less dispersed than a Poisson process, so the gamma spread of
+    purchase rates runs off to infinity (r and alpha together): the shape of service-visit data.
+    """
+    rng = np.random.default_rng(seed)
+    big_t = rng.uniform(52, 104, n)
+    gap = rng.uniform(8.0, 10.0, n)
+    stop = np.where(rng.random(n) < 0.3, rng.uniform(0, big_t), big_t)
+    x = np.floor(stop / gap)
+    return x, x * gap, big_t, gap
+
+
+def test_clockwork_purchases_fit_with_the_rate_spread_held_at_its_cap():
+    x, tx, big_t, gap = _clockwork_customers()
+    fitted = clv.fit_bgnbd(x, tx, big_t)
+    assert "r" in fitted.at_cap and fitted.r == pytest.approx(clv._SPREAD_CAP)
+    # The location stays identified: the mean rate within 15% of the true one (the model counts
+    # a regular gap cut by the window end as a slower rate), a small dropout chance.
+    assert fitted.r / fitted.alpha == pytest.approx(np.mean(1 / gap), rel=0.15)
+    assert 0.01 < fitted.a / (fitted.a + fitted.b) < 0.1
+    # Predictions are finite and sensible: an active regular customer makes about 52/9 visits
+    # a year, and P(alive) is in [0, 1].
+    year = clv.expected_purchases(fitted, 52.0)
+    assert 3.5 < float(year) < 6.5
+    alive = clv.probability_alive(fitted, x, tx, big_t)
+    assert np.isfinite(alive).all() and ((alive >= 0) & (alive <= 1)).all()
+
+
+def test_same_spend_level_for_everyone_fits_with_a_large_q():
+    x, _tx, _t, _gap = _clockwork_customers()
+    x = np.maximum(x, 1)
+    rng = np.random.default_rng(3)
+    mean_spend = rng.gamma(4 * x, 25.0 / x)  # every purchase ~ Gamma(4, 25): mean 100
+    fitted = clv.fit_gamma_gamma(x, mean_spend)
+    # No spread of spend levels: q runs towards its cap (the fit converges either way).
+    assert fitted.q > 100 and fitted.at_cap in ((), ("q",))
+    assert fitted.mean_spend == pytest.approx(100, rel=0.02)
+    assert fitted.p == pytest.approx(4, rel=0.1)
+
+
+def test_the_note_says_what_was_held_and_why():
+    x, tx, big_t, _gap = _clockwork_customers(5_000)
+    models = clv.ValueModels(clv.fit_bgnbd(x, tx, big_t), clv.GammaGammaParams(1, 2, 3, 0.0, 1))
+    assert "purchase rates hardly differ" in models.note and "10,000" in models.note
+    assert clv.spread_note(()) == ""

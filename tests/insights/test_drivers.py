@@ -118,3 +118,29 @@ def test_contexts_from_local_time():
     )
     assert got["p"].to_list() == ["morning", "lunch", "afternoon", "evening"]
     assert got["d"].to_list() == ["weekday", "weekday", "weekend", "weekend"]
+
+
+def test_batched_bootstrap_equals_one_resample_at_a_time():
+    rng = np.random.default_rng(1)
+    n = 400
+    x = np.round(rng.normal(size=(n, 3)) * 2) / 2
+    x[:, 1] += 0.5 * x[:, 0]
+    y = x @ [0.5, 0.2, 0.0] + rng.normal(size=n)
+    batched = drivers.bootstrap_weights(x, y, 50, seed=7)
+    draws = np.random.default_rng(7)
+    for i in range(50):
+        idx = draws.integers(0, n, n)
+        one, _r2 = drivers.relative_weights(x[idx], y[idx])
+        assert batched[i] == pytest.approx(one, abs=1e-10)
+
+
+def test_a_resample_that_leaves_a_driver_constant_is_dropped():
+    rng = np.random.default_rng(3)
+    n = 20
+    x = np.column_stack([np.r_[1.0, np.zeros(n - 1)], rng.normal(size=n)])
+    y = rng.normal(size=n)
+    batched = drivers.bootstrap_weights(x, y, 200, seed=0)
+    draws = np.random.default_rng(0)
+    constant = [bool((x[draws.integers(0, n, n)].std(axis=0) == 0).any()) for _ in range(200)]
+    assert np.isnan(batched).any(axis=1).tolist() == constant
+    assert any(constant)

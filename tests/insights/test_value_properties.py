@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rapport.insights import clv, rfm
@@ -26,6 +26,7 @@ def customers(draw):
     return x, t_x, big_t
 
 
+@settings(deadline=None)  # a busy shared machine must not fail a property
 @given(params_strategy, customers())
 def test_probability_alive_is_a_probability(params, customer):
     alive = float(clv.probability_alive(params, *customer))
@@ -34,6 +35,7 @@ def test_probability_alive_is_a_probability(params, customer):
         assert alive == 1.0
 
 
+@settings(deadline=None)  # a busy shared machine must not fail a property
 @given(params_strategy, st.integers(1, 60), st.floats(0.5, 200.0), st.floats(0, 1), st.floats(0, 1))
 def test_probability_alive_rises_with_recency(params, x, big_t, u, v):
     earlier, later = sorted((u * big_t, v * big_t))
@@ -41,6 +43,7 @@ def test_probability_alive_rises_with_recency(params, x, big_t, u, v):
     assert p_later >= p_earlier
 
 
+@settings(deadline=None)  # a busy shared machine must not fail a property
 @given(params_strategy, st.floats(0.0, 300.0), st.floats(0.0, 300.0))
 def test_expected_purchases_non_negative_and_increasing_in_t(params, t1, t2):
     short, long = sorted((t1, t2))
@@ -49,6 +52,7 @@ def test_expected_purchases_non_negative_and_increasing_in_t(params, t1, t2):
     assert e_long >= e_short - 1e-9 * max(1.0, e_long)
 
 
+@settings(deadline=None)  # a busy shared machine must not fail a property
 @given(params_strategy, customers(), st.floats(0.0, 200.0), st.floats(0.0, 200.0))
 def test_conditional_expected_purchases_non_negative_and_increasing_in_t(params, customer, t1, t2):
     short, long = sorted((t1, t2))
@@ -71,6 +75,7 @@ def test_expected_purchases_is_continuous_through_a_equal_one():
 values_strategy = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=300)
 
 
+@settings(deadline=None)  # a busy shared machine must not fail a property
 @given(values_strategy)
 def test_quintile_scores_are_1_to_5_monotone_and_tie_consistent(values):
     arr = np.array(values)
@@ -82,6 +87,7 @@ def test_quintile_scores_are_1_to_5_monotone_and_tie_consistent(values):
         assert np.unique(scores[arr == value]).size == 1
 
 
+@settings(deadline=None)  # a busy shared machine must not fail a property
 @given(st.lists(st.tuples(st.floats(0, 3650), st.integers(1, 500), st.floats(0, 1e6)), min_size=1))
 def test_rfm_scores_are_1_to_5(rows):
     days, count, spend = (np.array(col) for col in zip(*rows, strict=True))
@@ -93,6 +99,7 @@ def test_rfm_scores_are_1_to_5(rows):
     assert (np.diff(scores.recency[order]) >= 0).all()
 
 
+@settings(deadline=None)  # a busy shared machine must not fail a property
 @given(values_strategy)
 def test_more_value_never_means_a_lower_tier(values):
     arr = np.array(values)

@@ -114,3 +114,44 @@ def test_new_customers_get_what_the_orm_would_store(org):
     identity = CustomerIdentity.objects.get()
     assert (identity.external_id, identity.customer, identity.source.code) == ("c-new", c, "dms")
     assert before <= identity.created_at <= timezone.now()
+
+
+@pytest.mark.parametrize("limit", [200_000, 1000])
+def test_a_big_batch_resolves_known_identities_in_one_read(db, limit, monkeypatch):
+    """A batch naming many unknown-to-the-cache ids loads the source's identity map at once
+    (KnownIdentities.preload), or asks per id when the map is too big: the same outcome,
+    merges followed, no customer doubled."""
+    from rapport.customers import ingest as customer_ingest
+
+    known = 1500
+    # A limit below the source's 1,500 identities: no preload, look-ups by id as before.
+    monkeypatch.setattr(customer_ingest.KnownIdentities.__init__, "__defaults__", (limit,))
+    preloads: list[bool] = []
+    real_preload = customer_ingest.KnownIdentities.preload
+
+    def preload(self, source_id):
+        preloads.append(real_preload(self, source_id))
+        return preloads[-1]
+
+    monkeypatch.setattr(customer_ingest.KnownIdentities, "preload", preload)
+    source = SourceSystem.objects.create(code="dms", name="DMS")
+    people = Customer.objects.bulk_create(Customer(display_name=f"p{i}") for i in range(known))
+    CustomerIdentity.objects.bulk_create(
+        CustomerIdentity(source=source, external_id=f"k{i}", customer=p)
+        for i, p in enumerate(people)
+    )
+    survivor = people[1]
+    Customer.objects.filter(pk=people[0].pk).update(merged_into=survivor)
+    names = [f"k{i}" for i in range(known)] + [f"new{i}" for i in range(200)]
+    records = [rec(n, customer=names[n % len(names)]) for n in range(2 * len(names))]
+    report = ingest_touchpoints(records, source="dms")
+    assert report.created == len(records) and report.committed
+    assert preloads == [limit > known]
+    assert Customer.objects.count() == known + 200
+    assert CustomerIdentity.objects.count() == known + 200
+    by_ext = dict(CustomerIdentity.objects.values_list("external_id", "customer_id"))
+    assert not Touchpoint.objects.filter(customer=people[0]).exists()  # merged: to the survivor
+    assert Touchpoint.objects.filter(customer=survivor).count() == 4
+    assert Touchpoint.objects.get(external_id="t5").customer_id == by_ext["k5"]
+    new = Touchpoint.objects.get(external_id=f"t{known + 3}")
+    assert new.customer_id == by_ext["new3"] and by_ext["new3"] not in {p.pk for p in people}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from rapport.customers.models import AttributeDefinition, Consent, Customer
 from tests.ui.conftest import BASE, add_touchpoints
@@ -143,9 +145,11 @@ def test_other_units_consent_is_404(people, as_user):
     assert response.status_code == 404
 
 
-# session, user, 2× permissions, staff, staff's unit, customer, kinds (filter), touchpoints,
-# kinds (labels), survey responses, merges, identities, attribute definitions, consents, units.
-DETAIL_QUERIES = 16
+# session, user, 2× permissions, staff, staff's unit, customer (with its first touchpoint, for
+# "customer since", in the same query), kinds (filter), touchpoints, kinds (labels), survey
+# responses, cases, feedback items, merges, identities, attribute definitions, consents, units.
+# (16 → 18: the timeline gained its cases and feedback entries.)
+DETAIL_QUERIES = 18
 
 
 def test_query_count_does_not_grow_with_the_timeline(
@@ -178,3 +182,35 @@ def server_time(client, path: str) -> float:
     if connection.vendor == "sqlite":
         return cpu
     return cpu + sum(float(q["time"]) for q in queries.captured_queries)
+
+
+def test_customer_since_is_the_first_touchpoint_not_the_import_date(people, sources, as_user):
+    """An imported customer was created today; their history says since when they are one."""
+    lin = people["lin"]
+    add_touchpoints(lin, sources["crm"], 1, prefix="old", start=BASE - timedelta(days=800))
+    response = as_user("cx").get(url(lin))
+    first = (BASE - timedelta(days=800)).astimezone(timezone.get_current_timezone()).date()
+    assert response.context["customer"].since == first
+    assert date_format(first, "SHORT_DATE_FORMAT") in response.content.decode()
+
+
+def test_customer_since_takes_an_earlier_stated_date(people, as_user):
+    """A source system may know an older start than any touchpoint Rapport holds."""
+    lin = people["lin"]
+    lin.attributes = {**lin.attributes, "customer_since": "2011-06-30"}
+    lin.save()
+    response = as_user("cx").get(url(lin))
+    assert response.context["customer"].since == date(2011, 6, 30)
+    # A later stated date does not move the start past the first touchpoint; junk is ignored.
+    for stated in ("2030-01-01", "not a date"):
+        lin.attributes["customer_since"] = stated
+        lin.save()
+        assert as_user("cx").get(url(lin)).context["customer"].since < date(2026, 1, 1)
+
+
+def test_customer_since_without_touchpoints_is_the_creation_date(people, as_user):
+    chen = people["chen"]
+    chen.touchpoints.all().delete()
+    response = as_user("cx").get(url(chen))
+    assert response.context["customer"].since == timezone.localdate(chen.created_at)
+    assert Customer.objects.get(pk=chen.pk).since == timezone.localdate(chen.created_at)

@@ -137,7 +137,27 @@ def load_demo(
                 if progress:
                     progress(chunk.customers)
         surveys.load_surveys(seed, customers, as_of)
+        _load_cases(seed, as_of)
+        _load_feedback(seed, as_of)
     return summary
+
+
+def _load_cases(seed: int, as_of: date) -> None:
+    """Cases in every state from the demo's detractors and complaints (rapport.cases.demo)."""
+    from datetime import datetime, time
+
+    from django.utils import timezone
+
+    from rapport.cases.demo import load_cases
+
+    load_cases(seed=seed, as_of=timezone.make_aware(datetime.combine(as_of, time(18, 0))))
+
+
+def _load_feedback(seed: int, as_of: date) -> None:
+    """Trilingual feedback and a campaign with a control group (rapport.feedback.demo)."""
+    from rapport.feedback.demo import load_feedback
+
+    load_feedback(seed=seed, as_of=as_of)
 
 
 def _write(chunk: generator.Chunk, summary: DemoSummary) -> None:
@@ -253,6 +273,12 @@ def reset_demo() -> None:
             _("This database also holds %(name)s; remove the demo by hand.") % {"name": other.name}
         )
     with transaction.atomic():
+        from rapport.cases.models import Case
+        from rapport.feedback.models import Campaign, FeedbackItem
+
+        Case.objects.all().delete()  # with their trails, remedies, approvals and messages
+        FeedbackItem.objects.all().delete()  # with their labels and corrections
+        Campaign.objects.all().delete()  # with their members
         surveys.reset_surveys()
         Touchpoint.objects.all().delete()
         Merge.objects.all().delete()

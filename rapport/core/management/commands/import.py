@@ -38,6 +38,10 @@ def _schema(what: str, survey: int | None = None) -> Schema:
 
 
 def _ingester(what: str, survey: int | None = None) -> Any:
+    if what == "feedback":
+        from rapport.feedback.actions import ingest_feedback
+
+        return ingest_feedback
     if what == "responses":
         from rapport.surveys.ingest import ingester
 
@@ -71,7 +75,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("what", choices=["customers", "touchpoints", "responses"])
+        parser.add_argument("what", choices=["customers", "touchpoints", "responses", "feedback"])
         parser.add_argument("file")
         parser.add_argument(
             "--source",
@@ -97,12 +101,19 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         what, path = options["what"], options["file"]
         try:
-            source = open_records(
-                path,
-                _schema(what, options["survey"]),
-                encoding=options["encoding"],
-                rename=_mapping(options["map"]),
-            )
+            if what == "feedback":  # also .eml and .mbox: rapport.feedback.importing
+                from rapport.feedback.importing import open_feedback
+
+                source = open_feedback(
+                    path, encoding=options["encoding"], rename=_mapping(options["map"])
+                )
+            else:
+                source = open_records(
+                    path,
+                    _schema(what, options["survey"]),
+                    encoding=options["encoding"],
+                    rename=_mapping(options["map"]),
+                )
         except FileProblem as exc:
             raise CommandError(str(exc)) from exc
         mode = "skip_invalid" if options["skip_invalid"] else "all_or_nothing"

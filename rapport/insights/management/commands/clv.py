@@ -93,6 +93,8 @@ def _as_json(models: clv.ValueModels, summary: CustomerSummary) -> dict[str, Any
         "gamma_gamma": {"p": gg.p, "q": gg.q, "v": gg.v},
         "customers": summary.customers,
         "repeat_customers": summary.repeat_customers,
+        "held_at_cap": list(bg.at_cap + gg.at_cap),
+        "note": models.note,
     }
 
 
@@ -157,4 +159,6 @@ def _report(models: clv.ValueModels, s: CustomerSummary, unit: str, days: float)
             "sum": float(np.sum(value)),
         },
     ]
+    if models.note:
+        lines += ["", _("Note: %(note)s.") % {"note": models.note}]
     return "\n".join(lines)

@@ -54,5 +54,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 _("lifetime values not computed: %(why)s") % {"why": run.calibration["fit_error"]}
             )
+        if run.calibration.get("fit_note"):
+            self.stdout.write(
+                _("lifetime-value fit: %(note)s") % {"note": run.calibration["fit_note"]}
+            )
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in run.timings.items())
         self.stdout.write(steps)

@@ -1,0 +1,175 @@
+"""Text preparation for the analyser: cleaning, language detection, Traditional→Simplified folding
+and hashed features. Plain Python + NumPy so that loading stays fast (no scikit-learn at run time).
+
+The same `featurize` is used by training (rapport.feedback.analysis.training) and by the engine,
+so a model always sees features built exactly as they were when it was trained.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+import zlib
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from .lexicon import cue_features, polarity_features
+
+FEATURIZER_VERSION = 4
+N_FEATURES = 1 << 18  # hashed feature space; weights of unseen buckets are 0 and not stored
+MAX_CHARS = 20_000  # a text is analysed on its first 20,000 characters (a 1 MB text stays fast)
+
+LANGUAGES = ("en", "zh-Hant", "zh-Hans", "mixed", "und")
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_EMOJI = "\U0001f300-\U0001faff\u2600-\u27bf"
+_TAGS_WITH_BODY = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_SPACES = re.compile(r"\s+")
+_LATIN_WORD = re.compile(r"[a-z]{2,}")
+_TOKEN = re.compile(f"[{_CJK}]|[a-z0-9]+(?:'[a-z]+)?|[{_EMOJI}]|[!?]")
+# C0/C1 control characters (but tab and newline), the replacement char, zero-width marks.
+_CONTROL = {c: " " for c in (*range(0, 9), *range(11, 32), *range(127, 160))}
+_CONTROL.update({0xFFFD: " ", 0x200B: None, 0x200C: None, 0x200D: None, 0xFEFF: None})
+
+
+@lru_cache(maxsize=2)
+def _converter(config: str):  # type: ignore[no-untyped-def]
+    import opencc
+
+    try:
+        return opencc.OpenCC(config)
+    except Exception:  # older bindings want the file name
+        return opencc.OpenCC(f"{config}.json")
+
+
+def to_simplified(text: str) -> str:
+    return _converter("t2s").convert(text) if _CJK_CHAR.search(text) else text
+
+
+def to_traditional(text: str) -> str:
+    return _converter("s2t").convert(text) if _CJK_CHAR.search(text) else text
+
+
+def clean(text: object) -> str:
+    """Text as analysed: markup and control characters removed, NFKC (full-width → ASCII), lower
+    case. Never raises: None and non-strings become text, bytes are decoded leniently."""
+    if text is None:
+        return ""
+    if isinstance(text, bytes | bytearray):
+        text = bytes(text).decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        text = str(text)
+    text = text[:MAX_CHARS]
+    if "<" in text:
+        text = _TAG.sub(" ", _TAGS_WITH_BODY.sub(" ", text))
+    if "&" in text:
+        text = html.unescape(text)
+    text = text.translate(_CONTROL)
+    # Lone surrogates (from broken decoders) would break encoding later on.
+    text = text.encode("utf-8", errors="replace").decode("utf-8")
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+def _differing(a: str, b: str) -> int:
+    if len(a) == len(b):
+        return sum(1 for x, y in zip(a, b, strict=True) if x != y)
+    return len(set(a) ^ set(b))
+
+
+def detect_language(cleaned: str) -> str:
+    """en, zh-Hant, zh-Hans, mixed or und (nothing to read: empty, digits, emoji only)."""
+    return language_and_normalized(cleaned)[0]
+
+
+def language_and_normalized(cleaned: str) -> tuple[str, str]:
+    """(language, the text folded to Simplified) with one OpenCC pass each way.
+
+    Chinese script: characters that OpenCC's t2s changes are Traditional-only, those s2t changes
+    are Simplified-only; the majority wins. A text with neither (e.g. 好) is taken as zh-Hant,
+    Rapport's home market. Mixed: at least two hanzi and two Latin words, the minority ≥ 10 %."""
+    n_cjk = len(_CJK_CHAR.findall(cleaned))
+    if n_cjk == 0:
+        return ("en" if _LATIN_WORD.search(cleaned) else "und"), cleaned
+    n_words = len(_LATIN_WORD.findall(cleaned))
+    simplified = to_simplified(cleaned)
+    weight_latin = 1.5 * n_words  # a word carries more than one hanzi
+    if n_words >= 2 and n_cjk >= 2 and min(n_cjk, weight_latin) / (n_cjk + weight_latin) >= 0.1:
+        return "mixed", simplified
+    if weight_latin > n_cjk:
+        return "en", simplified
+    traditional_only = _differing(cleaned, simplified)
+    simplified_only = _differing(cleaned, to_traditional(cleaned))
+    return ("zh-Hans" if simplified_only > traditional_only else "zh-Hant"), simplified
+
+
+def tokens(normalized: str) -> list[str]:
+    return _TOKEN.findall(normalized)
+
+
+def _grams(toks: list[str]) -> list[str]:
+    """Unigrams, bigrams and trigrams of tokens (a hanzi is a token, so Chinese gets character
+    n-grams and English word n-grams), plus a 5-letter prefix for long English words."""
+    out = ["<s>"]  # every text has one feature, so no row is empty
+    out.extend(toks)
+    for t in toks:
+        if len(t) > 6 and t[0].isascii():
+            out.append("~" + t[:5])
+    n = len(toks)
+    for i in range(n - 1):
+        a, b = toks[i], toks[i + 1]
+        out.append(a + b if len(a) == 1 and len(b) == 1 else a + " " + b)
+        if i < n - 2:
+            c = toks[i + 2]
+            out.append(a + " " + b + " " + c)
+    return out
+
+
+_index_cache: dict[str, int] = {}
+_MASK = N_FEATURES - 1
+
+
+def _index(feature: str) -> int:
+    i = _index_cache.get(feature)
+    if i is None:
+        if len(_index_cache) > 2_000_000:
+            _index_cache.clear()
+        i = zlib.crc32(feature.encode("utf-8")) & _MASK
+        _index_cache[feature] = i
+    return i
+
+
+BOS_ID = _index("<s>")
+
+
+def feature_sets(normalized_texts: Sequence[str]) -> list[frozenset[int]]:
+    """The hashed feature ids of each text (binary bag of n-grams)."""
+    get = _index_cache.get
+    out = []
+    for text in normalized_texts:
+        ids = set()
+        grams = _grams(tokens(text))
+        grams += cue_features(text)
+        grams += polarity_features(text)
+        grams.append("#zh" if _CJK_CHAR.search(text) else "#latin")
+        for g in grams:
+            i = get(g)
+            ids.add(_index(g) if i is None else i)
+        out.append(frozenset(ids))
+    return out
+
+
+def csr(sets: Sequence[frozenset[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, data) of the l2-normalised binary matrix, rows = texts."""
+    lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
+    indptr = np.zeros(len(sets) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    indices = np.fromiter(
+        (i for s in sets for i in s), dtype=np.int32, count=int(indptr[-1]) if len(sets) else 0
+    )
+    data = np.repeat(1.0 / np.sqrt(np.maximum(lengths, 1)), lengths).astype(np.float32)
+    return indptr, indices, data
