@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -341,10 +342,15 @@ def theme_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 EMERGING_DAYS = 30
 EMERGING_MAX_ITEMS = 2000
+EMERGING_CACHE_SECONDS = 3600
 
 
 def emerging_clusters(qs: QuerySet[FeedbackItem]) -> list[dict[str, Any]]:
-    """Clusters of recent feedback that no known theme covers, from the analyser."""
+    """Clusters of recent feedback that no known theme covers, from the analyser.
+
+    Clustering 2,000 texts takes seconds, so the result is cached under a digest of its inputs
+    (the items with their text, and the active themes): the same inputs give the same clusters, and any new item
+    or theme change makes a new key."""
     from rapport.feedback import analyzing
     from rapport.feedback.analysis.clustering import cluster
 
@@ -357,35 +363,25 @@ def emerging_clusters(qs: QuerySet[FeedbackItem]) -> list[dict[str, Any]]:
     )
     if not rows:
         return []
-    found = cluster([t for _pk, t in rows], analyzing.theme_defs())
-    clusters = []
-    for number, c in enumerate(found, 1):
-        members = [rows[i][0] for i in _get(c, "indices", "members") or ()]
-        quotes = list(_get(c, "quotes", "representatives") or ())
-        if quotes and isinstance(quotes[0], int):
-            quotes = [rows[i][1] for i in quotes]
-        keywords = list(_get(c, "keywords", "terms") or ())
-        name = _get(c, "name", "suggested_name", "label") or ", ".join(keywords[:3])
-        clusters.append(
-            {
-                "number": number,
-                "name": str(name),
-                "keywords": [str(k) for k in keywords],
-                "quotes": [str(q)[:500] for q in quotes[:3]],
-                "size": _get(c, "size") or len(members),
-                "items": members[:200],
-            }
-        )
+    themes = analyzing.theme_defs()
+    digest = hashlib.sha1(repr((rows, themes)).encode()).hexdigest()
+    key = f"feedback:emerging:{digest}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cast(list[dict[str, Any]], cached)
+    clusters = [
+        {
+            "number": number,
+            "name": c.name or ", ".join(c.terms[:3]),
+            "keywords": list(c.terms),
+            "quotes": [q[:500] for q in c.quotes[:3]],
+            "size": c.size,
+            "items": [rows[i][0] for i in c.indices][:200],
+        }
+        for number, c in enumerate(cluster([t for _pk, t in rows], themes), 1)
+    ]
+    cache.set(key, clusters, EMERGING_CACHE_SECONDS)
     return clusters
-
-
-def _get(obj: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return None
 
 
 @login_required

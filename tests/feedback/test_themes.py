@@ -101,3 +101,32 @@ def test_emerging_themes_show_clusters_of_uncovered_feedback(lin, users):
     # themes are for managers and analysts
     agent_page = as_user(users["taipei_agent"]).get(reverse("feedback:emerging"))
     assert agent_page.status_code == 403  # agents have no theme permissions
+
+
+LOANER = [
+    "No loaner car was available while my car was repaired",
+    "They had no loaner car for me during the repair",
+    "I needed a loaner car but none was available",
+    "Loaner car not available again during service",
+    "沒有代步車可以借,很不方便",
+    "維修期間沒有代步車",
+]
+COFFEE = [
+    "The coffee machine in the waiting room is broken",
+    "Waiting room coffee machine broken again",
+    "The coffee machine in the lounge never works",
+    "Please fix the coffee machine in the waiting area",
+]
+
+
+def test_emerging_clusters_are_cached_until_the_feedback_or_themes_change(lin, users):
+    record_feedback([item(t, customer_id=lin.pk) for t in LOANER + COFFEE[:2]])
+    client = as_user(users["cx"])
+    first = client.get(reverse("feedback:emerging")).context["clusters"]
+    assert first and client.get(reverse("feedback:emerging")).context["clusters"] == first
+    record_feedback([item(t, customer_id=lin.pk) for t in COFFEE[2:]])
+    after_items = client.get(reverse("feedback:emerging")).context["clusters"]
+    assert after_items != first
+    Theme.objects.create(key="loaner", name="Loaner cars", keywords=["loaner"], active=True)
+    after_theme = client.get(reverse("feedback:emerging")).context["clusters"]
+    assert after_theme != after_items
