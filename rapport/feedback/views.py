@@ -349,8 +349,8 @@ def emerging_clusters(qs: QuerySet[FeedbackItem]) -> list[dict[str, Any]]:
     """Clusters of recent feedback that no known theme covers, from the analyser.
 
     Clustering 2,000 texts takes seconds, so the result is cached under a digest of its inputs
-    (the items with their text, and the active themes): the same inputs give the same clusters, and any new item
-    or theme change makes a new key."""
+    (the items with their text, and the active themes): the same inputs give the same clusters,
+    and any new item or theme change makes a new key."""
     from rapport.feedback import analyzing
     from rapport.feedback.analysis.clustering import cluster
 

@@ -9,44 +9,17 @@ import os
 from pathlib import Path
 
 import pytest
-from django.test import Client
 
 from rapport.cases import actions as case_actions
 from rapport.cases.models import Case, CaseSettings, Remedy
 from rapport.customers.models import Customer
 from rapport.surveys import actions as survey_actions
 from rapport.surveys.models import ContactPolicy
+from tests.browsing import signed_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(os.environ.get("RAPPORT_SCREENSHOTS", "/tmp/rapport-screenshots"))
-
-
-@pytest.fixture
-def browser():
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # ORM beside Playwright's loop
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("no /usr/bin/chromium")
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
-
-
-def signed_in(browser, live_server, user, phone: bool = False):
-    """A browser page with the user's session (signed in through Django's test client)."""
-    client = Client()
-    client.force_login(user)
-    viewport = {"width": 375, "height": 812} if phone else {"width": 1280, "height": 900}
-    context = browser.new_context(viewport=viewport)
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-    )
-    return context.new_page()
 
 
 def answer_nps(page, url: str, score: int) -> None:
