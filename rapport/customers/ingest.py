@@ -34,6 +34,7 @@ from rapport.core.ingestion import (
     batches,
     check_mode,
     in_background,
+    in_child_process,
     line_of,
     read_error,
 )
@@ -379,12 +380,15 @@ def run_batches(
     progress: Callable[[int], None] | None,
     prepare: Callable[[], None],
     parse: Callable[[list[tuple[int, Mapping[str, Any]]]], Any] | None = None,
+    parallel: bool = False,
 ) -> IngestReport:
     """Drive `prepare()` then `process(batch, write)` under the mode's transactions.
 
     With `parse`, each batch is first turned into `parse(batch)` by a reader thread
     (rapport.core.ingestion.in_background) while this thread writes the previous one, and
-    `process` gets what `parse` returned; `parse` must not touch the database. All database work
+    `process` gets what `parse` returned; `parse` must not touch the database. With `parallel`
+    (big files, see can_fork), reading and parsing run in a child process instead
+    (rapport.core.ingestion.in_child_process): `parse`'s results must pickle. All database work
     stays on this thread's connection and transaction.
 
     all_or_nothing: one transaction; after the first rejected record the rest is only validated
@@ -396,7 +400,8 @@ def run_batches(
     if parse is None:
         stream: Iterator[tuple[int, Any]] = ((len(b), b) for b in batches(records))
     else:
-        stream = in_background(batches(records), lambda b: (len(b), parse(b)))
+        ahead = in_child_process if parallel else in_background
+        stream = ahead(batches(records), lambda b: (len(b), parse(b)))
     with closing(stream):  # type: ignore[type-var]
         if mode == "all_or_nothing":
             with transaction.atomic():

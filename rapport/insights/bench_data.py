@@ -70,17 +70,21 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
         source = SourceSystem.objects.create(code="dms", name="DMS")
         now = pl.lit(AS_OF).cast(pl.Datetime("us", "UTC"))
         home = branches[rng.integers(0, BRANCHES, customers)]
+        years = np.random.default_rng(seed + 1)  # its own stream: the touchpoints stay the same
         replace_all(
             Customer,
-            pl.DataFrame({"home_unit_id": home}).with_columns(
+            pl.DataFrame({"home_unit_id": home, "year": years.integers(2010, 2026, customers)})
+            .with_columns(
                 pl.lit("").alias("display_name"),
                 pl.lit("en").alias("preferred_language"),
                 pl.lit("").alias("email"),
                 pl.lit("").alias("phone"),
-                pl.lit("{}").alias("attributes"),
+                # The demo's owners have a car's model year, which the job copies per customer.
+                pl.format('{{"model_year": {}}}', pl.col("year")).alias("attributes"),
                 now.alias("created_at"),
                 now.alias("updated_at"),
-            ),
+            )
+            .drop("year"),
         )
         first_id = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
         ids = np.arange(first_id, first_id + customers)

@@ -409,6 +409,11 @@ def insight_rows(facts: pl.DataFrame, as_of: dt.datetime) -> pl.DataFrame:
         pl.col("expected_gap").alias("expected_gap_days"),
         pl.col("gap_is_fallback"),
         pl.col("visits_per_year"),
+        (
+            pl.col("model_year").cast(pl.Int64)
+            if "model_year" in facts.columns
+            else pl.lit(None, dtype=pl.Int64).alias("model_year")
+        ),
         pl.col("state").alias("retention_state"),
         pl.col("engagement_tier"),
         pl.from_epoch(pl.col("engagement_ts"), time_unit="s")

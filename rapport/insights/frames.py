@@ -30,7 +30,7 @@ from django.db import connection
 from rapport.customers.models import Customer, CustomerIdentity, SourceSystem
 from rapport.insights.facts import visits_band
 from rapport.insights.models import CustomerInsight as CI
-from rapport.insights.models import MatrixSummary
+from rapport.insights.models import MatrixSummary, SegmentSummary
 from rapport.insights.models import ScoreSummary as SS
 from rapport.org.models import OrgUnit
 from rapport.surveys.models import Answer, Question, Response, Survey
@@ -594,14 +594,31 @@ def load_referrals() -> pl.DataFrame:
     )
 
 
-CUSTOMER_SCHEMA = {"id": pl.Int64, "home_unit": pl.Int64}
+CUSTOMER_SCHEMA = {"id": pl.Int64, "home_unit": pl.Int64, "model_year": pl.Int64}
+
+
+def model_year_sql() -> str:
+    """SQL for a customer's `model_year` attribute as an integer: a JSON integer 0–9999 or a
+    four-digit string, else NULL (bad data is left out of model-year segments, never an
+    error in the job)."""
+    attrs = _col(Customer, "attributes")
+    if connection.vendor == "postgresql":
+        text = f"({attrs} ->> 'model_year')"
+        return f"CASE WHEN {text} ~ '^[0-9]{{1,4}}$' THEN CAST({text} AS INTEGER) END"
+    value = f"json_extract({attrs}, '$.model_year')"
+    kind = f"json_type({attrs}, '$.model_year')"
+    return (
+        f"CASE WHEN {kind} = 'integer' AND {value} BETWEEN 0 AND 9999 THEN {value} "
+        f"WHEN {kind} = 'text' AND {value} GLOB '[0-9][0-9][0-9][0-9]' "
+        f"THEN CAST({value} AS INTEGER) END"
+    )
 
 
 def load_customers() -> pl.DataFrame:
-    """Every customer not merged into another: id, home_unit."""
+    """Every customer not merged into another: id, home_unit, model_year."""
     rest = f"FROM {_table(Customer)} WHERE {_col(Customer, 'merged_into')} IS NULL"
     return fetch_columns(
-        [_col(Customer, "id"), _col(Customer, "home_unit")],
+        [_col(Customer, "id"), _col(Customer, "home_unit"), model_year_sql()],
         rest,
         [],
         CUSTOMER_SCHEMA,
@@ -610,13 +627,16 @@ def load_customers() -> pl.DataFrame:
 
 
 def load_customer_ids(ids: Iterable[int]) -> pl.DataFrame:
-    """The unmerged customers among these ids: id, home_unit."""
+    """The unmerged customers among these ids: id, home_unit, model_year."""
     rest = (
         f"FROM {_table(Customer)} WHERE {_col(Customer, 'merged_into')} IS NULL "
         f"AND {_col(Customer, 'id')} IN ({{ids}})"
     )
     return fetch_columns_in(
-        [_col(Customer, "id"), _col(Customer, "home_unit")], rest, ids, CUSTOMER_SCHEMA
+        [_col(Customer, "id"), _col(Customer, "home_unit"), model_year_sql()],
+        rest,
+        ids,
+        CUSTOMER_SCHEMA,
     )
 
 
@@ -819,29 +839,53 @@ def load_insight_values(customer_ids: Iterable[int]) -> pl.DataFrame:
     )
 
 
-def load_insight_groups(customer_ids: Iterable[int]) -> pl.DataFrame:
-    """The stored facts of some customers that the matrix counts (before they change)."""
-    names = ("home_unit", "value_tier", "retention_state", "engagement_tier", "matrix_cell")
+def load_insight_segment_rows(customer_ids: Iterable[int]) -> pl.DataFrame:
+    """The stored CustomerInsight columns that MatrixSummary and SegmentSummary count, for some
+    customers (before they change: their groups are taken out of the stored rows)."""
+    texts = ("value_tier", "retention_state", "engagement_tier", "matrix_cell", "nps_class")
     flag = _col(CI, "lock_in_flag")
     frame = fetch_columns_in(
         [
-            *(_col(CI, f) for f in names),
+            _col(CI, "home_unit"),
+            *(_col(CI, f) for f in texts),
+            _col(CI, "visits_per_year"),
+            _col(CI, "model_year"),
             f"CASE WHEN {flag} THEN 1 ELSE 0 END",
-            _col(CI, "clv"),
-            _col(CI, "profit"),
+            *(_col(CI, f) for f in ("clv", "profit", "revenue", "p_alive")),
+            _col(CI, "referrals"),
+            _col(CI, "referred_customers"),
         ],
         f"FROM {_table(CI)} WHERE {_col(CI, 'customer')} IN ({{ids}})",
         customer_ids,
         {
-            **dict.fromkeys(names, pl.String),
-            "home_unit": pl.Int64,
+            "home_unit_id": pl.Int64,
+            **dict.fromkeys(texts, pl.String),
+            "visits_per_year": pl.Float64,
+            "model_year": pl.Int64,
             "lock_in_flag": pl.Int64,
-            "clv": pl.Float64,
-            "profit": pl.Float64,
+            **dict.fromkeys(("clv", "profit", "revenue", "p_alive"), pl.Float64),
+            "referrals": pl.Int64,
+            "referred_customers": pl.Int64,
         },
     )
-    # "" comes back as null from SQLite's columnar load; the facts say "" (no tier).
-    return frame.with_columns(pl.col(n).fill_null("") for n in names[1:])
+    return frame.with_columns(pl.col(n).fill_null("") for n in texts)
+
+
+def load_segment_summary() -> pl.DataFrame:
+    """Every stored SegmentSummary row, with its id."""
+    from rapport.insights.summaries import SEGMENT_KEYS, SEGMENT_SUMS
+
+    floats = {"clv", "profit", "revenue", "p_alive_sum", "low_alive_clv"}
+    schema = {
+        "id": pl.Int64,
+        **{k: (pl.Int64 if k in {"home_unit", "model_year"} else pl.String) for k in SEGMENT_KEYS},
+        **{k: (pl.Float64 if k in floats else pl.Int64) for k in SEGMENT_SUMS},
+    }
+    cols = [_col(SegmentSummary, f) for f in schema]
+    frame = fetch_columns(cols, f"FROM {_table(SegmentSummary)}", [], schema)
+    return frame.with_columns(
+        pl.col(k).fill_null("") for k in SEGMENT_KEYS if k not in {"home_unit", "model_year"}
+    )
 
 
 def load_matrix() -> pl.DataFrame:

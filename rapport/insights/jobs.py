@@ -50,6 +50,7 @@ from rapport.insights.models import (
     MatrixSummary,
     RecomputeRun,
     ScoreSummary,
+    SegmentSummary,
 )
 from rapport.insights.retention import LOCK_IN_KINDS, VISIT_KINDS
 from rapport.surveys.models import Response
@@ -190,6 +191,7 @@ def recompute_all(
     matrix = summaries.matrix_rows(groups, units)
     current = summaries.current_mix_cells(matrix, as_of.astimezone(tz).date())
     scores = summaries.score_rows(pl.concat([cells.select(current.columns), current]))
+    segment_rows = summaries.segment_rows(insight)
     clock.lap("summaries")
     driver_rows = _driver_rows(responses, tz)
     clock.lap("drivers")
@@ -201,6 +203,7 @@ def recompute_all(
         frames.replace_all(CustomerInsight, insight)
         frames.replace_all(ScoreSummary, scores)
         frames.replace_all(MatrixSummary, matrix)
+        frames.replace_all(SegmentSummary, segment_rows)
         frames.replace_all(DriverResult, driver_rows)
         for key, value in figures.items():
             InsightFigure.objects.update_or_create(
@@ -303,7 +306,10 @@ def recompute_incremental(
     before = _counted(of_affected, previous.response_watermark, previous_cut)
     responses = _counted(of_affected, response_mark, cut)
     old = frames.load_insight_segments(ids)
-    old_groups = frames.load_insight_groups(ids)
+    # One read of the changed customers' stored facts serves both the matrix and the segments.
+    stored_facts = frames.load_insight_segment_rows(ids)
+    old_groups = stored_facts.rename({"home_unit_id": "home_unit"})
+    old_segment_rows = summaries.segment_rows(stored_facts)
     partner_values = frames.load_insight_values(
         referrals["referred"]
         .drop_nulls()
@@ -356,6 +362,13 @@ def recompute_incremental(
         ScoreSummary.objects.filter(period_kind="current").delete()
         frames.write_frame(ScoreSummary, summaries.score_rows(current))
         frames.replace_all(MatrixSummary, matrix)
+        # SegmentSummary likewise (the changed customers' old rows out, their new rows in),
+        # rewriting only the rows whose keys they touch.
+        stale, fresh = summaries.segment_update(
+            frames.load_segment_summary(), old_segment_rows, summaries.segment_rows(insight)
+        )
+        frames.delete_where_in(SegmentSummary, "id", stale)
+        frames.write_frame(SegmentSummary, fresh)
         clock.lap("write")
         run = RecomputeRun.objects.create(
             kind=RecomputeRun.Kind.INCREMENTAL,

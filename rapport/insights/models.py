@@ -80,6 +80,9 @@ class CustomerInsight(models.Model):
     expected_gap_days = models.FloatField(_("expected gap (days)"), null=True, blank=True)
     gap_is_fallback = models.BooleanField(_("expected gap from fallback"), default=False)
     visits_per_year = models.FloatField(_("service visits a year"), null=True, blank=True)
+    # The customer's `model_year` attribute (an integer, or None), copied by the job so that a
+    # segment by model year is a column filter, not a JSON lookup over every customer.
+    model_year = models.SmallIntegerField(_("model year"), null=True, blank=True)
     retention_state = models.CharField(_("retention"), max_length=12, choices=Retention.choices)
     # Attitude: the latest engagement and NPS answers.
     engagement_tier = models.CharField(_("engagement tier"), max_length=20, blank=True, default="")
@@ -121,8 +124,13 @@ class CustomerInsight(models.Model):
         indexes = [
             models.Index(fields=["matrix_cell", "-clv"], name="ci_cell_clv"),
             models.Index(fields=["value_tier", "-clv"], name="ci_tier_clv"),
-            models.Index(fields=["home_unit", "matrix_cell"], name="ci_unit_cell"),
+            # A unit's subtree (home_unit IN …): counts that no summary holds, deep-page skips.
             models.Index(fields=["home_unit", "value_tier"], name="ci_unit_tier"),
+            # Any other list (low P(alive), a model year, …) walks lifetime value in order and
+            # stops at a page, instead of sorting every match. It replaced (home_unit,
+            # matrix_cell), whose counts SegmentSummary now gives: a full run still rebuilds
+            # five indexes.
+            models.Index(fields=["-clv", "customer"], name="ci_clv"),
         ]
 
     def __str__(self) -> str:
@@ -195,6 +203,44 @@ class MatrixSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dimension}={self.key} {self.retention_state}/{self.engagement_tier}"
+
+
+class SegmentSummary(models.Model):
+    """Customers grouped by everything the segment explorer filters on that has few values —
+    home unit (not its ancestors: a unit is the sum over its subtree), value tier, retention
+    state, engagement tier, matrix cell, service-visits band and model year — with the sums the
+    explorer shows. A segment made of these filters, its list's count, the value at risk
+    (low-P(alive) customers in every cell) and a unit's value tiers are sums over a few
+    thousand rows of this table instead of a pass over every CustomerInsight row.
+    """
+
+    home_unit = models.BigIntegerField(null=True)  # OrgUnit id (no key: written with COPY)
+    value_tier = models.CharField(max_length=8)
+    retention_state = models.CharField(max_length=12)
+    engagement_tier = models.CharField(max_length=20, blank=True, default="")
+    cell = models.CharField(max_length=12)
+    visits_band = models.CharField(max_length=8)
+    model_year = models.SmallIntegerField(null=True)
+    customers = models.PositiveIntegerField()
+    lock_in_flagged = models.PositiveIntegerField(default=0)
+    clv = models.FloatField(default=0.0)
+    profit = models.FloatField(default=0.0)
+    revenue = models.FloatField(default=0.0)
+    p_alive_sum = models.FloatField(default=0.0)
+    p_alive_n = models.PositiveIntegerField(default=0)  # customers with a P(alive)
+    promoters = models.PositiveIntegerField(default=0)  # by the latest NPS answer
+    passives = models.PositiveIntegerField(default=0)
+    detractors = models.PositiveIntegerField(default=0)
+    referrers = models.PositiveIntegerField(default=0)
+    referred_customers = models.PositiveIntegerField(default=0)
+    low_alive = models.PositiveIntegerField(default=0)  # P(alive) < 0.5 (queries.LOW_P_ALIVE)
+    low_alive_clv = models.FloatField(default=0.0)
+
+    class Meta:
+        indexes = [models.Index(fields=["home_unit"], name="seg_summary_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.home_unit}/{self.value_tier}/{self.cell}/{self.model_year}"
 
 
 class DriverResult(models.Model):

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils.translation import gettext_lazy as _
 
-from rapport.insights import benchmarks, economics, measures
+from rapport.insights import benchmarks, economics, measures, summaries
 from rapport.insights.models import (
     CompetitorBenchmark,
     CustomerInsight,
@@ -29,6 +29,7 @@ from rapport.insights.models import (
     MatrixSummary,
     RecomputeRun,
     ScoreSummary,
+    SegmentSummary,
 )
 from rapport.insights.rfm import VALUE_TIERS
 from rapport.org.models import OrgUnit
@@ -37,7 +38,7 @@ from rapport.surveys import scoring, stats
 TREND_MEASURES = ("nps", "csat", "ces", "csi")
 TREND_MONTHS = 12
 COMPLAINT_WEEKS = 26
-LOW_P_ALIVE = 0.5  # "low P(alive)": more likely gone than not
+LOW_P_ALIVE = summaries.LOW_P_ALIVE  # "low P(alive)": more likely gone than not
 CELLS = ("advocate", "locked_in", "at_risk", "lost", "unmeasured", "no_visits")
 VALUE_TIER_NAMES = tuple(name for name, _share in VALUE_TIERS)
 VISITS_BANDS = {"0-2": (0.0, 3.0), "3-6": (3.0, 7.0), "7+": (7.0, None)}
@@ -310,20 +311,68 @@ def matrix_and_tiers(scope: Scope) -> tuple[MatrixGrid, list[ValueTier] | None]:
 
 @dataclass
 class ValueAtRisk:
-    """Lifetime value of the at-risk cell (stored by the job, for everyone and per unit).
-
-    Customers elsewhere with a low P(alive) open as a list (`low_alive=1`); their sum is not
-    added here because no summary table holds it and a scan of CustomerInsight per page view
-    is what the pages must not do.
-    """
+    """Lifetime value at risk: the at-risk cell (overdue on their own cadence) plus customers in
+    any other cell whose P(alive) is low (< LOW_P_ALIVE), both from SegmentSummary."""
 
     customers: int
     clv: float
+    low_alive_customers: int = 0  # low P(alive) outside the at-risk cell
+    low_alive_clv: float = 0.0
+
+    @property
+    def total_customers(self) -> int:
+        return self.customers + self.low_alive_customers
+
+    @property
+    def total_clv(self) -> float:
+        return self.clv + self.low_alive_clv
 
 
 def value_at_risk(matrix: MatrixGrid) -> ValueAtRisk:
+    """The at-risk cell alone (what MatrixSummary holds); see value_and_risk for the rest."""
     at_risk = matrix.cells["at_risk"]
     return ValueAtRisk(at_risk.customers, at_risk.clv)
+
+
+def value_and_risk(scope: Scope) -> tuple[list[ValueTier], ValueAtRisk]:
+    """The scope's customers and value per value tier (with the at-risk cell's share) and its
+    value at risk, from SegmentSummary grouped by value tier and cell (one query)."""
+    rows = (
+        SegmentSummary.objects.filter(_summary_unit(scope.unit))
+        .values("value_tier", "cell")
+        .annotate(
+            n=Sum("customers"),
+            v=Sum("clv"),
+            p=Sum("profit"),
+            low=Sum("low_alive"),
+            low_v=Sum("low_alive_clv"),
+        )
+        .order_by()
+        .values_list("value_tier", "cell", "n", "v", "p", "low", "low_v")
+    )
+    tiers = {t: ValueTier(t) for t in VALUE_TIER_NAMES}
+    var = ValueAtRisk(0, 0.0)
+    for tier, cell, n, v, p, low, low_v in rows:
+        vt = tiers.setdefault(tier, ValueTier(tier))
+        vt.customers += n or 0
+        vt.clv += v or 0.0
+        vt.profit += p or 0.0
+        if cell == "at_risk":
+            vt.at_risk_customers += n or 0
+            vt.at_risk_clv += v or 0.0
+            var.customers += n or 0
+            var.clv += v or 0.0
+        else:
+            var.low_alive_customers += low or 0
+            var.low_alive_clv += low_v or 0.0
+    return list(tiers.values()), var
+
+
+def _summary_unit(unit: OrgUnit | None) -> Q:
+    """SegmentSummary rows of a unit's subtree (home units), or everyone's."""
+    if unit is None:
+        return Q()
+    return Q(home_unit__in=OrgUnit.objects.filter(path__startswith=unit.path).values("pk"))
 
 
 # --- Complaints -----------------------------------------------------------------------------
@@ -477,6 +526,18 @@ def child_units(unit: OrgUnit | None, user_path: str) -> list[OrgUnit]:
 # --- Segments -------------------------------------------------------------------------------
 
 
+SUMMARY_FILTERS = {
+    "unit",
+    "cell",
+    "retention",
+    "tier",
+    "value",
+    "visits",
+    "model_year_from",
+    "model_year_to",
+}
+
+
 @dataclass
 class SegmentFilter:
     """Filters on the customers behind a figure (all optional): the drill-down and the segment
@@ -535,9 +596,9 @@ class SegmentFilter:
             if low and high is not None:
                 cond &= Q(visits_per_year__lt=high)
         if self.model_year_from is not None:
-            cond &= Q(customer__attributes__model_year__gte=self.model_year_from)
+            cond &= Q(model_year__gte=self.model_year_from)
         if self.model_year_to is not None:
-            cond &= Q(customer__attributes__model_year__lte=self.model_year_to)
+            cond &= Q(model_year__lte=self.model_year_to)
         if self.attribute:
             cond &= Q(**{f"customer__attributes__{self.attribute}": self.attribute_value})
         return cond
@@ -579,6 +640,29 @@ class SegmentFilter:
         if set(p) == {"visits"}:
             return ("visits_band", p["visits"])
         return None
+
+    def summary_q(self) -> Q | None:
+        """The conditions on SegmentSummary rows when the filter uses only its keys (unit, cell,
+        retention, engagement tier, value tier, visits band, model years), else None. The flags
+        and free attributes are per customer: those segments read CustomerInsight."""
+        if not set(self.params()) <= SUMMARY_FILTERS:
+            return None
+        cond = _summary_unit(self.unit)
+        if self.cell:
+            cond &= Q(cell=self.cell)
+        if self.retention:
+            cond &= Q(retention_state=self.retention)
+        if self.tier:
+            cond &= Q(engagement_tier="" if self.tier == "none" else self.tier)
+        if self.value:
+            cond &= Q(value_tier=self.value)
+        if self.visits:
+            cond &= Q(visits_band=self.visits)
+        if self.model_year_from is not None:
+            cond &= Q(model_year__gte=self.model_year_from)
+        if self.model_year_to is not None:
+            cond &= Q(model_year__lte=self.model_year_to)
+        return cond
 
     def describe(self) -> list[tuple[str, str]]:
         """(label, value) pairs saying what is filtered, for headings and exports."""
@@ -712,6 +796,69 @@ def stored_segment_measures(
     )
 
 
+def summary_segment_measures(cond: Q) -> SegmentMeasures:
+    """A segment's measures from the SegmentSummary rows that hold it (SegmentFilter.summary_q),
+    grouped by cell, engagement tier and value tier: one query over a few thousand rows."""
+    names = (
+        "customers",
+        "lock_in_flagged",
+        "clv",
+        "profit",
+        "revenue",
+        "p_alive_sum",
+        "p_alive_n",
+        "promoters",
+        "passives",
+        "detractors",
+        "referrers",
+        "referred_customers",
+        "low_alive",
+        "low_alive_clv",
+    )
+    rows = (
+        SegmentSummary.objects.filter(cond)
+        .values("cell", "engagement_tier", "value_tier")
+        .annotate(**{f"s_{n}": Sum(n) for n in names})
+        .order_by()
+        .values_list("cell", "engagement_tier", "value_tier", *[f"s_{n}" for n in names])
+    )
+    total = dict.fromkeys(names, 0.0)
+    cells = dict.fromkeys(CELLS, 0)
+    cells_clv = dict.fromkeys(CELLS, 0.0)
+    tiers: dict[str, int] = {}
+    values: dict[str, int | None] = dict.fromkeys(VALUE_TIER_NAMES, 0)
+    for cell, tier, value, *sums in rows:
+        got = dict(zip(names, (v or 0 for v in sums), strict=True))
+        for n in names:
+            total[n] += got[n]
+        cells[cell] = cells.get(cell, 0) + int(got["customers"])
+        cells_clv[cell] = cells_clv.get(cell, 0.0) + float(got["clv"])
+        if tier:
+            tiers[tier] = tiers.get(tier, 0) + int(got["customers"])
+        values[value] = (values.get(value) or 0) + int(got["customers"])
+    n_alive = int(total["p_alive_n"])
+    return SegmentMeasures(
+        customers=int(total["customers"]),
+        clv=float(total["clv"]),
+        profit=float(total["profit"]),
+        revenue=float(total["revenue"]),
+        mean_p_alive=(total["p_alive_sum"] / n_alive) if n_alive else None,
+        cells=cells,
+        cells_clv=cells_clv,
+        lock_in=int(total["lock_in_flagged"]),
+        mix=mix_from_counts(tiers),
+        nps=stats.nps_interval(
+            int(total["promoters"]), int(total["passives"]), int(total["detractors"])
+        ),
+        promoters=int(total["promoters"]),
+        referrers=int(total["referrers"]),
+        referred_customers=int(total["referred_customers"]),
+        value_tiers=values,
+        low_alive=int(total["low_alive"]),
+        low_alive_clv=float(total["low_alive_clv"]),
+    )
+
+
 def segment_measures(qs: QuerySet[CustomerInsight]) -> SegmentMeasures:
     """Everything the segment explorer shows about filtered customers: one aggregate query."""
     money = {"output_field": FloatField()}
@@ -837,5 +984,27 @@ def stored_count(flt: SegmentFilter) -> int | None:
     elif not names:
         qs = MatrixSummary.objects.filter(dimension=dimension, key=key)
     else:
-        return None
+        return _summary_count(flt)
     return qs.aggregate(n=Coalesce(Sum("customers"), 0))["n"]
+
+
+def _summary_count(flt: SegmentFilter) -> int | None:
+    """The count from SegmentSummary: a filter of its keys, optionally with low P(alive) or
+    value at risk (the at-risk cell plus low P(alive) elsewhere); else None."""
+    names = set(flt.params())
+    flags = names & {"low_alive", "at_risk_value"}
+    if len(flags) > 1:
+        return None
+    cond = replace(flt, low_alive=False, at_risk_value=False).summary_q()
+    if cond is None:
+        return None
+    if "low_alive" in flags:
+        total = Coalesce(Sum("low_alive"), 0)
+    elif "at_risk_value" in flags:
+        total = Coalesce(Sum("customers", filter=Q(cell="at_risk")), 0) + Coalesce(
+            Sum("low_alive", filter=~Q(cell="at_risk")), 0
+        )
+    else:
+        total = Coalesce(Sum("customers"), 0)
+    n = SegmentSummary.objects.filter(cond).aggregate(n=total)["n"]
+    return n or 0

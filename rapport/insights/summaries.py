@@ -215,3 +215,116 @@ def current_mix_cells(matrix: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
         )
     )
     return cells.select(*CELL_KEYS, "n", "a", "b", "c", "total", "squares")
+
+
+# --- Segment summary ------------------------------------------------------------------------
+
+LOW_P_ALIVE = 0.5  # "low P(alive)": more likely gone than not (rapport.insights.queries uses it)
+SEGMENT_KEYS = (
+    "home_unit",
+    "value_tier",
+    "retention_state",
+    "engagement_tier",
+    "cell",
+    "visits_band",
+    "model_year",
+)
+SEGMENT_SUMS = (
+    "customers",
+    "lock_in_flagged",
+    "clv",
+    "profit",
+    "revenue",
+    "p_alive_sum",
+    "p_alive_n",
+    "promoters",
+    "passives",
+    "detractors",
+    "referrers",
+    "referred_customers",
+    "low_alive",
+    "low_alive_clv",
+)
+
+
+def segment_visits_band(visits_per_year: pl.Expr) -> pl.Expr:
+    """The explorer's bands of service visits a year (queries.VISITS_BANDS: 0–2 is < 3 or none,
+    3–6 is < 7), half-open so that a fractional rate falls in exactly one band."""
+    return (
+        pl.when(visits_per_year.is_null() | (visits_per_year < 3))
+        .then(pl.lit("0-2"))
+        .when(visits_per_year < 7)
+        .then(pl.lit("3-6"))
+        .otherwise(pl.lit("7+"))
+    )
+
+
+def segment_rows(insight: pl.DataFrame) -> pl.DataFrame:
+    """SegmentSummary rows from CustomerInsight-shaped rows (facts.insight_rows plus
+    model_year): one group_by over columns already in memory."""
+    low = pl.col("p_alive").is_not_null() & (pl.col("p_alive") < LOW_P_ALIVE)
+    keyed = insight.select(
+        pl.col("home_unit_id").cast(pl.Int64).alias("home_unit"),
+        pl.col("value_tier").fill_null(""),
+        pl.col("retention_state").fill_null(""),
+        pl.col("engagement_tier").fill_null(""),
+        pl.col("matrix_cell").fill_null("").alias("cell"),
+        segment_visits_band(pl.col("visits_per_year")).alias("visits_band"),
+        pl.col("model_year").cast(pl.Int64),
+        pl.col("lock_in_flag").cast(pl.Int64),
+        pl.col("clv").fill_null(0.0),
+        pl.col("profit").fill_null(0.0),
+        pl.col("revenue").fill_null(0.0),
+        pl.col("p_alive").fill_nan(None),
+        pl.col("nps_class").fill_null(""),
+        (pl.col("referrals").fill_null(0) > 0).cast(pl.Int64).alias("referrer"),
+        pl.col("referred_customers").fill_null(0).cast(pl.Int64),
+        low.fill_null(False).alias("low"),
+    )
+    return keyed.group_by(*SEGMENT_KEYS).agg(
+        pl.len().cast(pl.Int64).alias("customers"),
+        pl.col("lock_in_flag").sum().alias("lock_in_flagged"),
+        pl.col("clv").sum(),
+        pl.col("profit").sum(),
+        pl.col("revenue").sum(),
+        pl.col("p_alive").sum().fill_null(0.0).alias("p_alive_sum"),
+        pl.col("p_alive").count().cast(pl.Int64).alias("p_alive_n"),
+        (pl.col("nps_class") == "promoter").sum().cast(pl.Int64).alias("promoters"),
+        (pl.col("nps_class") == "passive").sum().cast(pl.Int64).alias("passives"),
+        (pl.col("nps_class") == "detractor").sum().cast(pl.Int64).alias("detractors"),
+        pl.col("referrer").sum().alias("referrers"),
+        pl.col("referred_customers").sum(),
+        pl.col("low").sum().cast(pl.Int64).alias("low_alive"),
+        pl.col("clv").filter(pl.col("low")).sum().alias("low_alive_clv"),
+    )
+
+
+def add_segment_rows(*frames: pl.DataFrame) -> pl.DataFrame:
+    """Segment rows added up per SEGMENT_KEYS (stored rows plus a change); empty rows dropped."""
+    columns = [*SEGMENT_KEYS, *SEGMENT_SUMS]
+    stacked = pl.concat(
+        [f.select(columns).with_columns(pl.col("model_year").cast(pl.Int64)) for f in frames],
+        how="vertical_relaxed",
+    )
+    return (
+        stacked.group_by(*SEGMENT_KEYS)
+        .agg(pl.col(c).sum() for c in SEGMENT_SUMS)
+        .filter(pl.col("customers") != 0)
+    )
+
+
+def negated_segment_rows(rows: pl.DataFrame) -> pl.DataFrame:
+    return rows.with_columns(-pl.col(c) for c in SEGMENT_SUMS)
+
+
+def segment_update(
+    stored: pl.DataFrame, old: pl.DataFrame, new: pl.DataFrame
+) -> tuple[list[int], pl.DataFrame]:
+    """What an incremental run changes in SegmentSummary: the ids of the stored rows whose keys
+    the changed customers left or joined, and those rows recomputed (stored − old + new). Only
+    these are deleted and written, not the whole table."""
+    keys = list(SEGMENT_KEYS)
+    touched_keys = pl.concat([old.select(keys), new.select(keys)], how="vertical_relaxed").unique()
+    touched = stored.join(touched_keys, on=keys, how="semi", nulls_equal=True)
+    rows = add_segment_rows(touched, negated_segment_rows(old), new)
+    return touched["id"].to_list(), rows

@@ -174,14 +174,18 @@ def _segment(request: HttpRequest) -> tuple[SegmentForm, queries.SegmentFilter]:
 
 def _segment_measures(flt: queries.SegmentFilter) -> tuple[queries.SegmentMeasures, Any]:
     """The segment's measures — from the summary tables when they hold it (everyone, a unit, a
-    value tier), else one aggregate over its customers — and its stored 12-month scores."""
+    value tier: MatrixSummary/ScoreSummary; any mix of unit, cell, retention, tiers, visits band
+    and model years: SegmentSummary), else one aggregate over its customers — and its stored
+    12-month scores."""
     stored = flt.summary_dimension
     today = views_common.reference_date(queries.last_run())
     measures = None
     if stored is not None:
         measures = queries.stored_segment_measures(*stored, today)
+    if measures is None and (cond := flt.summary_q()) is not None:
+        measures = queries.summary_segment_measures(cond)
     if measures is None:
-        measures = queries.segment_measures(CustomerInsight.objects.filter(flt.q()))
+        measures = queries.segment_measures(CustomerInsight.objects.filter(flt.q(unit_ids=True)))
     trend = None
     if stored is not None:
         scope_trend = queries.trend(queries.Scope(segment=stored), today)

@@ -68,6 +68,7 @@ def build(
     trend = queries.trend(scope, today)
     mix = queries.engagement_mix(scope)
     matrix, tiers = queries.matrix_and_tiers(scope)
+    scope_tiers, at_risk = queries.value_and_risk(scope)
     if figures is None:
         figures = queries.figures()
     stored_inputs = queries.economics_inputs(figures.get("economics"))
@@ -86,8 +87,8 @@ def build(
         mix=mix,
         competitors=queries.competitors(mix, trend.last_year.get("nps")),
         matrix=matrix,
-        value_tiers=tiers,
-        at_risk=queries.value_at_risk(matrix),
+        value_tiers=tiers if tiers is not None else scope_tiers,
+        at_risk=at_risk,
         complaints=queries.complaint_trend(scope, today),
         drivers=queries.driver_rows() if scope.unit is None else [],
         figures=figures,
@@ -243,12 +244,13 @@ def tables(dash: Dashboard) -> dict[str, Table]:
         [
             [cl["at_risk"], var.customers, var.clv],
             [
-                _("Low P(alive) (< %(p)s), any cell: open the list") % {"p": queries.LOW_P_ALIVE},
-                None,
-                None,
+                _("Low P(alive) (< %(p)s) in the other cells") % {"p": queries.LOW_P_ALIVE},
+                var.low_alive_customers,
+                var.low_alive_clv,
             ],
+            [_("Value at risk"), var.total_customers, var.total_clv],
         ],
-        links=[dash.link(cell="at_risk"), dash.link(low_alive=1)],
+        links=[dash.link(cell="at_risk"), dash.link(low_alive=1), dash.link(at_risk_value=1)],
     )
     out["drivers"] = drivers_table(dash.drivers)
     out["referrals"] = referrals_table(dash.figures.get("referrals"), dash.link)

@@ -103,6 +103,7 @@ def ingest_touchpoints(
     emit_events: bool = True,
     on_reject: RejectHook | None = None,
     assign: Customer | None = None,
+    parallel: bool = False,
 ) -> IngestReport:
     """Validate and write touchpoint records from `source` (created when unknown).
 
@@ -111,24 +112,40 @@ def ingest_touchpoints(
     skip_invalid with outcomes). `progress(n)` is called after each batch with its size;
     `on_reject(record, problems)` for every rejected record (the import's rejects file).
     `assign` (resolving a review) writes the records to that customer without matching.
+    `parallel`: read and validate in a child process (a big file on two or more CPUs; see
+    rapport.core.ingestion.in_child_process) rather than a thread.
     """
     check_mode(mode)
     writer = _Writer(
         source, keep_outcomes or mode == "per_record", emit_events, on_reject, assign, mode
     )
+    # Ids and events need every canonical value in the writer: outcomes and webhooks stay with a
+    # reader thread; for in-process handlers only the live records carry them (see parse).
+    writer.packed = parallel and (not writer.detailed or writer.live_after is not None)
+    parallel = writer.packed
     return run_batches(
-        records, mode, writer.tally, writer.process, progress, writer.prepare, writer.parse
-    )
+        records, mode, writer.tally, writer.process, progress, writer.prepare, writer.parse,
+        parallel,
+    )  # fmt: skip
 
 
 # A parsed record: (index, record, canonical values, the row's columns after the first three),
-# the latter formatted by the reader thread so that the writing thread only adds the customer.
-Item = tuple[int, Mapping[str, Any], Parsed, tuple[Any, ...]]
+# the latter formatted by the reader so that the writer only adds the customer. From a reader
+# process (`packed`, see parse), the record comes as (keys, values) and the canonical values as a
+# plain tuple of what the writer reads: that pickles fast.
+Item = tuple[int, Any, Any, tuple[Any, ...]]
 # What the reader thread hands over per batch: the rejected records, then the parsed ones.
 ParsedBatch = tuple[list[tuple[int, Mapping[str, Any], list[Problem]]], list[Item]]
 
 
+def _record(record: Any) -> Mapping[str, Any]:
+    """The record of an Item, unpacked when it came from a reader process."""
+    return dict(zip(*record, strict=True)) if type(record) is tuple else record
+
+
 class _Writer:
+    packed = False  # parse() runs in a reader process: Items are packed (see Item)
+
     def __init__(
         self,
         source: str,
@@ -142,6 +159,8 @@ class _Writer:
         self.source_code = source
         self.parser = Parser(lookups())
         self.contexts: dict[tuple[Any, ...], str] = {}
+        # One tuple object per record shape: pickled once per batch, however many records.
+        self.shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
         webhooks = emit_events and webhooks_wanted()
         handlers = emit_events and events.has_handlers(EVENT)
         self.events = webhooks or handlers
@@ -176,11 +195,45 @@ class _Writer:
     def prepare(self) -> None:
         """Find or create the source, inside the import's transaction when all-or-nothing."""
         self.source, self.tally.report.source_created = source_for(self.source_code)
+        if self.packed and self.known is not None and not self.known.preload_tried:
+            # Before the reader process forks: it gets these identities (a snapshot of this
+            # transaction, as KnownIdentities holds anyway) and writes the rows of their records
+            # whole. Customers this import creates are resolved here (see write_packed).
+            self.known.preload_tried = True
+            self.known.complete = self.known.preload(self.source.pk)
 
-    def parse(self, batch: list[tuple[int, Mapping[str, Any]]]) -> ParsedBatch:
-        """Validate a batch and format its rows; runs on the reader thread (no database)."""
+    def parse(self, batch: list[tuple[int, Mapping[str, Any]]]) -> Any:
+        """Validate a batch and format its rows; runs on the reader (no database). From a reader
+        process: (rejected, rows, pending) — each parsed record's whole row, in order, when its
+        customer is known and no event is wanted, else None there and the (slot, Item) in
+        `pending`, for the writer to resolve."""
+        rejected, parsed = self.parse_items(batch)
+        if not self.packed:
+            return rejected, parsed
+        known = self.known.ids if self.known is not None else {}
+        head = self.head()
+        rows: list[tuple[Any, ...] | None] = []
+        pending: list[tuple[int, Item]] = []
+        for item in parsed:
+            tp = item[2]
+            customer = known.get(tp[1]) if type(tp) is tuple else None  # a Parsed: live
+            if customer is None:
+                pending.append((len(rows), item))
+                rows.append(None)
+            else:
+                rows.append((customer, *head, *item[3]))
+        if pending:  # the records themselves only for those the writer may reject or review
+            shapes = self.shapes
+            for n, (slot, (index, record, tp, tail)) in enumerate(pending):
+                keys = tuple(record)
+                keys = shapes.setdefault(keys, keys) if len(shapes) < 256 else keys
+                pending[n] = (slot, (index, (keys, tuple(record.values())), tp, tail))
+        return rejected, rows, pending
+
+    def parse_items(self, batch: list[tuple[int, Mapping[str, Any]]]) -> ParsedBatch:
         parse, encode = self.parser.parse, self.encode_context
         sqlite = not self.postgres
+        packed, cutoff = self.packed, self.live_after
         rejected: list[tuple[int, Mapping[str, Any], list[Problem]]] = []
         parsed: list[Item] = []
         for index, record in batch:
@@ -200,16 +253,46 @@ class _Writer:
                 occurred, tp.channel, tp.kind, tp.external_id, tp.unit_id, tp.staff_id, amount,
                 margin, tp.currency, encode(tp.context) if tp.context else "{}",
             )  # fmt: skip
+            # From a reader process, a live touchpoint (see live_after) keeps its Parsed, for its
+            # event; any other only what the writer reads, a plain tuple at Parsed's positions.
+            if packed and (cutoff is None or tp.occurred_at < cutoff):
+                tp = (tp[0], tp[1], tp[2], tp[3], tp[4], None, None, None, tp.unit_id)  # type: ignore[assignment]
             parsed.append((index, record, tp, tail))
         return rejected, parsed
 
-    def process(self, batch: ParsedBatch, write: bool) -> None:
-        rejected, parsed = batch
+    def process(self, batch: Any, write: bool) -> None:
+        rejected = batch[0]
         reject = self.tally.reject
         for index, record, problems in rejected:
             reject(index, record, problems)
-        if write and parsed:
-            self.write(parsed)
+        if not write:
+            return
+        if self.packed:
+            self.write_packed(batch[1], batch[2])
+        elif batch[1]:
+            self.write(batch[1])
+
+    def write_packed(
+        self, rows: list[tuple[Any, ...] | None], pending: list[tuple[int, Item]]
+    ) -> None:
+        """Write a batch from the reader process: resolve the pending records, put their rows
+        in their places (file order: the first of two records with one external id wins), then
+        one insert; live ones (with events) after, as write() does."""
+        if pending:
+            items = [item for _slot, item in pending]
+            resolved, kept = self.resolve_rows(items)
+            live: list[int] = []
+            for row, k in zip(resolved, kept, strict=True):
+                if type(items[k][2]) is Parsed:
+                    live.append(k)
+                else:
+                    rows[pending[k][0]] = row
+            if live:
+                at = {k: row for row, k in zip(resolved, kept, strict=True)}
+                self.insert_rows([at[k] for k in live], live, items)
+            rows = [row for row in rows if row is not None]
+        if rows:
+            self.insert_counted(rows)  # type: ignore[arg-type]
 
     def resolve(self, parsed: list[Item]) -> Resolved:
         make = Ref._make  # a plain tuple constructor: a NamedTuple's __new__ costs per row
@@ -222,13 +305,44 @@ class _Writer:
         resolved.links = {e: self.assign.pk for e in exts - set(known)}
         return resolved
 
+    def known_customers(self, parsed: list[Item]) -> list[int] | None:
+        """Each record's customer when all are identities this transaction already knows (the
+        bulk of a big import, once KnownIdentities has preloaded them): one dict look-up per row,
+        no Ref, no query. None when any needs resolving (resolve_batch decides those)."""
+        if self.known is None or self.assign is not None:
+            return None
+        get = self.known.ids.get
+        customers = [get(item[2][1]) for item in parsed]
+        return None if None in customers else customers  # type: ignore[return-value]
+
     def write(self, parsed: list[Item]) -> None:
+        customers = self.known_customers(parsed)
+        if customers is None:
+            self.resolve_and_write(parsed)
+            return
+        head = self.head()
+        rows = [(c, *head, *item[3]) for c, item in zip(customers, parsed, strict=True)]
+        self.insert_rows(rows, list(range(len(parsed))), parsed)
+
+    def head(self) -> tuple[Any, Any]:
+        """The row's columns after the customer: the source and created_at."""
+        now = timezone.now()
+        return (self.source.pk, now if self.postgres else now.replace(tzinfo=None).isoformat(" "))
+
+    def resolve_and_write(self, parsed: list[Item]) -> None:
+        rows, kept = self.resolve_rows(parsed)
+        if rows:
+            self.insert_rows(rows, kept, parsed)
+
+    def resolve_rows(self, parsed: list[Item]) -> tuple[list[tuple[Any, ...]], list[int]]:
+        """Resolve the records' customers (creating new ones, queueing ambiguous ones for
+        review, rejecting bad ones): the rows to insert and each one's position in `parsed`."""
         tally = self.tally
         resolved = self.resolve(parsed)
         ids: dict[int, int] = {}
         if resolved.new:
             new = [
-                (tp.customer_name, tp.customer_email, resolved.phones.get(i, ""), tp.unit_id)
+                (tp[4], tp[2], resolved.phones.get(i, ""), tp[8])  # name, email, unit
                 for i in resolved.new.values()
                 for tp in (parsed[i][2],)
             ]
@@ -241,8 +355,7 @@ class _Writer:
         if resolved.ambiguous:
             self.to_review(parsed, resolved)
 
-        now = timezone.now()
-        head = (self.source.pk, now if self.postgres else now.replace(tzinfo=None).isoformat(" "))
+        head = self.head()
         rows: list[tuple[Any, ...]] = []
         kept: list[int] = []  # position in `parsed` of each row
         customer, errors, ambiguous = resolved.customer, resolved.errors, resolved.ambiguous
@@ -253,6 +366,7 @@ class _Writer:
             for pos, (index, record, _tp, tail) in enumerate(parsed):
                 if pos in errors:
                     p = errors[pos]
+                    record = _record(record)
                     tally.reject(
                         index,
                         record,
@@ -264,11 +378,19 @@ class _Writer:
                 key = customer[pos]
                 rows.append((ids.get(key, key), *head, *tail))
                 kept.append(pos)
-        if not rows:
-            return
+        return rows, kept
+
+    def insert_rows(self, rows: list[tuple[Any, ...]], kept: list[int], parsed: list[Item]) -> None:
+        """Insert resolved rows (`kept`: each one's position in `parsed`), with events if wanted."""
         if self.live_after is not None:
             cutoff = self.live_after
-            is_live = [parsed[pos][2].occurred_at >= cutoff for pos in kept]
+            if self.packed:  # decided by the reader process: see parse
+                is_live = [type(parsed[pos][2]) is Parsed for pos in kept]
+            else:
+                is_live = [parsed[pos][2].occurred_at >= cutoff for pos in kept]
+            if not any(is_live):  # an import of the past
+                self.insert_counted(rows)
+                return
             if not all(is_live):
                 self.insert_counted([r for r, x in zip(rows, is_live, strict=True) if not x])
                 rows = [r for r, x in zip(rows, is_live, strict=True) if x]
@@ -378,7 +500,7 @@ class _Writer:
         """Ambiguous customer: the touchpoint waits in a review (nothing lost, nothing guessed),
         unless it is already stored or already waiting."""
         waiting = [(pos, parsed[pos]) for pos in resolved.ambiguous]
-        exts = [tp.external_id for _p, (_i, _r, tp, _t) in waiting]
+        exts = [tp[0] for _p, (_i, _r, tp, _t) in waiting]  # external_id
         stored = dict(
             Touchpoint.objects.filter(source=self.source, external_id__in=exts).values_list(
                 "external_id", "id"
@@ -392,19 +514,18 @@ class _Writer:
             ).values_list("record__touchpoint_external_id", flat=True)
         )
         for pos, (index, record, tp, _t) in waiting:
-            if tp.external_id in stored:
-                self.tally.add(index, "duplicate", stored[tp.external_id])
+            ext, customer_ext = tp[0], tp[1]
+            if ext in stored:
+                self.tally.add(index, "duplicate", stored[ext])
                 continue
-            if tp.external_id not in queued:
-                queued.add(tp.external_id)
+            if ext not in queued:
+                queued.add(ext)
                 data = {
                     "type": "touchpoint",
-                    "touchpoint_external_id": tp.external_id,
-                    "data": plain(record),
+                    "touchpoint_external_id": ext,
+                    "data": plain(_record(record)),
                 }
-                create_review(
-                    self.source.pk, tp.customer_external_id, data, resolved.ambiguous[pos]
-                )
+                create_review(self.source.pk, customer_ext, data, resolved.ambiguous[pos])
             self.tally.add(index, "review")
 
 

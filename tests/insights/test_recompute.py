@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from django.db.models import Sum
 
-from rapport.insights import jobs
+from rapport.insights import jobs, summaries
 from rapport.insights.models import (
     CustomerInsight,
     InsightFigure,
     MatrixSummary,
     RecomputeRun,
     ScoreSummary,
+    SegmentSummary,
 )
 from rapport.surveys import stats
 from rapport.surveys.models import Response
@@ -159,6 +160,7 @@ def snapshot():
                        skip=("id",)),
         "matrix": rows(MatrixSummary, ["dimension", "key", "retention_state", "engagement_tier"],
                        skip=("id",)),
+        "segments": rows(SegmentSummary, [*summaries.SEGMENT_KEYS], skip=("id",)),
     }  # fmt: skip
 
 
@@ -182,6 +184,7 @@ def test_incremental_equals_full_after_new_touchpoints(base):
     full = snapshot()
     assert incremental["insight"] == full["insight"]
     assert incremental["matrix"] == full["matrix"]
+    assert incremental["segments"] == full["segments"] and full["segments"]
     assert incremental["scores"] == full["scores"]
     march = ScoreSummary.objects.get(
         measure="nps",

@@ -1,8 +1,9 @@
 """Training and honest evaluation of the feedback models.
 
 `train` fits, on the train split of each corpus (rapport.feedback.analysis.corpora) plus the
-corrections people made, one multinomial logistic regression for sentiment and one binary
-logistic regression per churn cause, over the analyser's own hashed features, and writes them as
+corrections people made, one sentiment head per script (English: multinomial logistic regression;
+Chinese: logistic regression averaged with NB-LR) and one binary logistic regression per churn
+cause, over the analyser's own hashed features, and writes them as
 NumPy weights. `evaluate` scores the held-out test splits with the analyser exactly as it runs in
 production, and refuses a model whose recorded split differs from the current one (it could have
 seen the test items). scikit-learn is imported here only, never at analysis time.
@@ -34,6 +35,18 @@ from .text import N_FEATURES, clean, detect_language, feature_sets, language_and
 Correction = tuple[str, str, str]  # (text, field "sentiment"|"cause"|"theme", value)
 CAUSE_NEGATIVES_PER_CORPUS = 1500  # positive reviews taken as "names no churn cause"
 SENTIMENT_C = {"en": 4.0, "zh": 16.0}  # inverse regularisation of each sentiment head
+# The Chinese head averages plain logistic regression with NB-LR (logistic regression over
+# features scaled by their naive-Bayes log-count ratio, Wang & Manning 2012): both are linear in
+# the same features, so the average is one weight row per class and costs nothing at run time.
+# Chosen on a validation split carved from the train split (VALIDATION_SALT), never the test one.
+NB_ENSEMBLE = {"en": False, "zh": True}
+NB_ALPHA = 1.0  # add-one smoothing of the log-count ratio
+NB_C = 16.0
+ZH_WORD_MIN_FREQ = 50  # jieba dictionary words kept for the segmenter (45,481 words of 2–4 hanzi)
+VALIDATION_SALT = "rapport-feedback-validation-v1"  # 20 % of the train split, for model choices
+# A sentiment weight is kept only for a bucket seen in ≥ 3 training texts of its head: rarer
+# ones barely generalise (validation: no loss) and dropping them keeps the shipped model small.
+SENTIMENT_MIN_DF = 3
 CAUSE_C = 4.0
 THRESHOLD_GRID = np.round(np.arange(0.2, 0.71, 0.05), 2)
 CV_FOLDS = 5
@@ -116,7 +129,7 @@ def train(
         items = [i for i in sentiment_items if _family(i) == head]
         log(f"sentiment ({head}): {len(items)} texts")
         counts[f"sentiment_{head}"] = len(items)
-        _fit_sentiment(items, weights, bias, h * k, SENTIMENT_C[head])
+        _fit_sentiment(items, weights, bias, h * k, SENTIMENT_C[head], nb=NB_ENSEMBLE[head])
 
     # Causes: the labelled set, corrections, and positive reviews as texts naming no cause.
     rng = np.random.default_rng(11)
@@ -165,11 +178,41 @@ def _family(item: Item) -> str:
     return "zh" if language.startswith("zh") else "en"  # mixed corrections: the English head
 
 
+def nb_ratio(x, y: np.ndarray, alpha: float = NB_ALPHA) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Naive-Bayes log-count ratio of each feature, positive (y = 1) against negative texts."""
+    present = (x > 0).astype(np.float64)
+    p = alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
+    q = alpha + np.asarray(present[y == 0].sum(axis=0)).ravel()
+    return np.log((p / p.sum()) / (q / q.sum()))
+
+
+def _binary_logits(x, y: np.ndarray, c: float, nb: bool) -> tuple[np.ndarray, float]:  # type: ignore[no-untyped-def]
+    """(coefficients, intercept) of a binary classifier: logistic regression, or its average
+    with NB-LR folded back onto the unscaled features (w = (w_lr + r ⊙ w_nb) / 2)."""
+    from scipy.sparse import diags
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=c, max_iter=1000).fit(x, y)
+    if not nb:
+        return lr.coef_[0], float(lr.intercept_[0])
+    r = nb_ratio(x, y)
+    nbl = LogisticRegression(C=NB_C, max_iter=1000).fit(x @ diags(r), y)
+    coef = (lr.coef_[0] + r * nbl.coef_[0]) / 2
+    return coef, float(lr.intercept_[0] + nbl.intercept_[0]) / 2
+
+
 def _fit_sentiment(
-    items: list[Item], weights: np.ndarray, bias: np.ndarray, offset: int, c: float
+    items: list[Item],
+    weights: np.ndarray,
+    bias: np.ndarray,
+    offset: int,
+    c: float,
+    *,
+    nb: bool = False,
 ) -> None:
     """Multinomial logistic regression into columns offset…offset+2 (a class without examples,
-    e.g. neutral in a corpus with none, gets a bias that never wins)."""
+    e.g. neutral in a corpus with none, gets a bias that never wins). With `nb`, a two-class
+    head is the LR + NB-LR average (see NB_ENSEMBLE); three classes stay plain LR."""
     from sklearn.linear_model import LogisticRegression
 
     y = np.array([SENTIMENTS.index(i.sentiment or "neutral") for i in items])
@@ -178,17 +221,53 @@ def _fit_sentiment(
     if len(present) < 2:
         return
     x = _matrix([i.text for i in items])
-    model = LogisticRegression(C=c, max_iter=500).fit(x, y)
-    if len(present) == 2:  # binary: sklearn returns one coefficient row for the second class
+    rare = np.bincount(x.indices, minlength=x.shape[1]) < SENTIMENT_MIN_DF
+    if len(present) == 2:  # binary: one coefficient row for the second class
         a, b = present
-        weights[:, offset + a] = -model.coef_[0] / 2
-        weights[:, offset + b] = model.coef_[0] / 2
-        bias[offset + a] = -model.intercept_[0] / 2
-        bias[offset + b] = model.intercept_[0] / 2
+        coef, intercept = _binary_logits(x, (y == b).astype(int), c, nb)
+        coef = np.where(rare, 0.0, coef)
+        weights[:, offset + a] = -coef / 2
+        weights[:, offset + b] = coef / 2
+        bias[offset + a] = -intercept / 2
+        bias[offset + b] = intercept / 2
         return
+    model = LogisticRegression(C=c, max_iter=500).fit(x, y)
     for row, cls in enumerate(model.classes_):
-        weights[:, offset + cls] = model.coef_[row]
+        weights[:, offset + cls] = np.where(rare, 0.0, model.coef_[row])
         bias[offset + cls] = model.intercept_[row]
+
+
+def write_zh_words(path: Path | None = None, min_freq: int = ZH_WORD_MIN_FREQ) -> int:
+    """Write the segmenter's word list (data/zh_words.txt) from jieba's dictionary: the words of
+    2–4 hanzi with frequency ≥ min_freq, sorted. Only needed to rebuild the shipped file."""
+    import re
+
+    import jieba
+
+    from .text import ZH_WORDS_FILE
+
+    source = Path(jieba.__file__).resolve().parent / "dict.txt"
+    hanzi = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
+    words = set()
+    for line in source.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and hanzi.match(parts[0]) and int(parts[1]) >= min_freq:
+            words.add(parts[0])
+    target = path or ZH_WORDS_FILE
+    target.write_text("\n".join(sorted(words)) + "\n", encoding="utf-8")
+    return len(words)
+
+
+def validation_split(items: Sequence[Item], percent: int = 20) -> tuple[list[Item], list[Item]]:
+    """(fit, validation) carved from a train split by a second hash, for modelling choices."""
+    import hashlib
+
+    fit: list[Item] = []
+    held: list[Item] = []
+    for i in items:
+        digest = hashlib.sha1(f"{VALIDATION_SALT}\x1f{i.text}".encode()).hexdigest()
+        (held if int(digest, 16) % 100 < percent else fit).append(i)
+    return fit, held
 
 
 def _cv_thresholds(x, y: np.ndarray, groups: Sequence[str]) -> np.ndarray:  # type: ignore[no-untyped-def]

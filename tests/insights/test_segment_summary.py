@@ -1,0 +1,188 @@
+"""SegmentSummary: the job's per-segment sums (home unit × value tier × retention × engagement
+tier × cell × visits band × model year) and the customers' denormalised model year. A segment,
+list count, value at risk or unit value tiers read from it must equal the same figure counted
+over CustomerInsight — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import polars as pl
+import pytest
+from django.db.models import Q, Sum
+from django.urls import reverse
+
+from rapport.insights import jobs, queries, summaries
+from rapport.insights.models import CustomerInsight, SegmentSummary
+from tests.insights.insight_data import AS_OF, Base
+from tests.insights.test_views_overview import login
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def cars(org):
+    """The hand-made base; A drives a 2021 car, C a "2021" typed as text, D's year is junk and
+    B has no attributes (both left out of model-year segments, not an error)."""
+    base = Base(org)
+    for name, attributes in (
+        ("A", {"model_year": 2021, "model": "Camry"}),
+        ("C", {"model_year": "2021", "model": "Yaris"}),
+        ("D", {"model_year": "old", "model": "Camry"}),
+        ("E", {"model_year": 2015}),
+    ):
+        c = base.customers[name]
+        c.attributes = attributes
+        c.save()
+    jobs.recompute_all(as_of=AS_OF)
+    return base
+
+
+def test_model_year_is_copied_from_the_attribute(cars):
+    years = dict(CustomerInsight.objects.values_list("customer_id", "model_year"))
+    assert years[cars.id("A")] == 2021 and years[cars.id("C")] == 2021
+    assert years[cars.id("E")] == 2015
+    assert years[cars.id("D")] is None and years[cars.id("B")] is None
+
+
+def test_rows_add_up_to_every_customer(cars):
+    got = SegmentSummary.objects.aggregate(n=Sum("customers"), clv=Sum("clv"), p=Sum("promoters"))
+    facts = CustomerInsight.objects.aggregate(clv=Sum("clv"))
+    assert got["n"] == CustomerInsight.objects.count() == 5
+    assert got["clv"] == pytest.approx(facts["clv"])
+    assert got["p"] == CustomerInsight.objects.filter(nps_class="promoter").count()
+
+
+def _filters(org) -> list[queries.SegmentFilter]:
+    F = queries.SegmentFilter
+    return [
+        F(),
+        F(model_year_from=2020, model_year_to=2022),
+        F(model_year_from=2016),
+        F(model_year_to=2015, value="bronze"),
+        F(unit=org["taipei"], tier="indifferent"),
+        F(unit=org["north"], retention="retained"),
+        F(unit=org["south"], cell="lost"),
+        F(tier="none", visits="0-2"),
+        F(visits="3-6"),
+        F(cell="advocate", model_year_from=2021, model_year_to=2021),
+    ]
+
+
+def test_summary_segments_equal_the_aggregate_over_customers(cars, org):
+    for flt in _filters(org):
+        cond = flt.summary_q()
+        assert cond is not None, flt
+        stored = queries.summary_segment_measures(cond)
+        counted = queries.segment_measures(CustomerInsight.objects.filter(flt.q()))
+        for name in (
+            "customers",
+            "lock_in",
+            "promoters",
+            "referrers",
+            "referred_customers",
+            "low_alive",
+            "cells",
+            "value_tiers",
+        ):
+            assert getattr(stored, name) == getattr(counted, name), (flt.params(), name)
+        for name in ("clv", "profit", "revenue", "low_alive_clv"):
+            assert getattr(stored, name) == pytest.approx(getattr(counted, name)), name
+        assert stored.mean_p_alive == pytest.approx(counted.mean_p_alive)
+        assert stored.mix.counts == counted.mix.counts
+        assert (stored.nps is None) == (counted.nps is None)
+        if stored.nps is not None:
+            assert stored.nps.n == counted.nps.n
+            assert stored.nps.estimate == pytest.approx(counted.nps.estimate)
+
+
+def test_per_customer_flags_are_not_answered_from_the_summary(org):
+    assert queries.SegmentFilter(promoters=True).summary_q() is None
+    assert queries.SegmentFilter(attribute="model", attribute_value="Camry").summary_q() is None
+    assert queries.SegmentFilter(low_alive=True).summary_q() is None
+
+
+def test_list_counts_from_the_summary_equal_the_lists(cars, org):
+    for flt in _filters(org):
+        for extra in ({}, {"low_alive": True}, {"at_risk_value": True}):
+            f = dataclasses.replace(flt, **extra)
+            assert queries.stored_count(f) == CustomerInsight.objects.filter(f.q()).count(), (
+                f.params()
+            )
+
+
+def test_low_p_alive_sums(org):
+    """segment_rows on hand-made facts: P(alive) below one half counts as low, none does not."""
+    frame = pl.DataFrame(
+        {
+            "home_unit_id": [1, 1, 1, 2],
+            "value_tier": ["gold"] * 4,
+            "retention_state": ["retained"] * 4,
+            "engagement_tier": ["", "", "", ""],
+            "matrix_cell": ["unmeasured"] * 4,
+            "visits_per_year": [2.5, 2.9, None, 7.0],
+            "model_year": [2020, 2020, 2020, None],
+            "lock_in_flag": [False, True, False, False],
+            "clv": [100.0, 200.0, 300.0, 400.0],
+            "profit": [1.0, 2.0, 3.0, 4.0],
+            "revenue": [10.0, 20.0, 30.0, 40.0],
+            "p_alive": [0.2, 0.5, None, 0.49],
+            "nps_class": ["promoter", "", "detractor", "passive"],
+            "referrals": [0, 2, 0, 1],
+            "referred_customers": [0, 1, 0, 3],
+        }
+    )
+    rows = summaries.segment_rows(frame).sort("home_unit")
+    one, two = rows.row(0, named=True), rows.row(1, named=True)
+    assert (one["customers"], one["visits_band"], one["model_year"]) == (3, "0-2", 2020)
+    assert (one["low_alive"], one["low_alive_clv"]) == (1, 100.0)
+    assert (one["p_alive_n"], one["p_alive_sum"]) == (2, pytest.approx(0.7))
+    assert (one["promoters"], one["detractors"], one["referrers"]) == (1, 1, 1)
+    assert (one["lock_in_flagged"], one["referred_customers"]) == (1, 1)
+    assert (two["visits_band"], two["model_year"], two["low_alive"]) == ("7+", None, 1)
+    added = summaries.add_segment_rows(rows, summaries.negated_segment_rows(rows.head(1)))
+    assert added.height == 1  # a row left without customers is dropped
+
+
+def test_a_summary_segment_never_reads_customer_rows(
+    client, users, cars, django_assert_num_queries
+):
+    from tests.insights.test_views_segments import SEGMENT_QUERIES
+
+    c = login(client, users["cx"])
+    params = {"model_year_from": 2020, "unit": cars.org["north"].pk, "tier": "indifferent"}
+    c.get(reverse("insights:segments"), params)
+    # The explorer's pin plus the form's lookup of the chosen unit; the figures are one query.
+    with django_assert_num_queries(SEGMENT_QUERIES + 1) as captured:
+        page = c.get(reverse("insights:segments"), params)
+    assert not any("insights_customerinsight" in q["sql"] for q in captured.captured_queries)
+    m = page.context["m"]
+    assert m.customers == 1 and m.mix.counts["indifferent"] == 1  # C
+    assert m.promoters == 0 and m.mean_p_alive is not None  # the extras are shown
+
+
+def test_value_at_risk_adds_low_p_alive_in_other_cells(client, users, cars):
+    page = login(client, users["cx"]).get(reverse("insights:overview"))
+    var = page.context["dash"].at_risk
+    at_risk = CustomerInsight.objects.filter(matrix_cell="at_risk")
+    low = CustomerInsight.objects.filter(~Q(matrix_cell="at_risk"), p_alive__lt=0.5)
+    assert var.customers == at_risk.count()
+    assert var.low_alive_customers == low.count()
+    expected = sum(at_risk.values_list("clv", flat=True)) + sum(low.values_list("clv", flat=True))
+    assert var.total_clv == pytest.approx(expected)
+    rows = page.context["tables"]["value_at_risk"].rows
+    assert rows[2][1] == var.total_customers
+    assert "at_risk_value=1" in page.context["tables"]["value_at_risk"].links[2]
+
+
+def test_a_unit_shows_its_value_tiers(client, users, cars):
+    north = cars.org["north"]
+    page = login(client, users["north_mgr"]).get(reverse("insights:unit", args=[north.pk]))
+    tiers = {t.tier: t for t in page.context["dash"].value_tiers}
+    theirs = CustomerInsight.objects.filter(home_unit__path__startswith=north.path)
+    for tier, t in tiers.items():
+        mine = theirs.filter(value_tier=tier)
+        assert t.customers == mine.count()
+        assert t.clv == pytest.approx(sum(mine.values_list("clv", flat=True)))
+    assert sum(t.customers for t in tiers.values()) == 3  # A, C, D in Taipei
+    assert "value_tiers" in page.context["tables"] and "value_tiers" in page.context["charts"]
