@@ -364,7 +364,9 @@ def _create(customer: Customer, signal: Signal, actor: Actor, now: dt.datetime) 
     if unit is None:
         raise CaseError(_("There is no organisation unit to handle the case."))
     owner = pick_owner(unit, signal.staff_id, config.owner_load_limit)
-    tier = priority.value_tier(customer.attributes)
+    from rapport.insights.jobs import value_tier_for
+
+    tier = priority.value_tier(customer.attributes, value_tier_for(customer.pk))
     prio = priority.priority_for(signal.severity, tier)
     language = signal.language or customer.preferred_language or "en"
     case = Case(

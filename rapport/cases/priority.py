@@ -1,8 +1,9 @@
 """Severity, customer value tier and the priority they give a case. Plain code.
 
 R6: the most valuable customers get the best experience, so a complaint of the same severity is
-handled sooner for them. The value tier is read in ONE place, `value_tier`: until [insights]
-computes customer value it comes from the customer attribute `value_tier` (high/medium/low).
+handled sooner for them. The value tier is read in ONE place, `value_tier`: the tier [insights]
+computed for the customer (platinum/gold/silver/bronze, by lifetime value) when there is one,
+else the customer attribute `value_tier` (high/medium/low) that a CRM may send.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ VALUE_TIERS: dict[str, str] = {
     "low": _("Low value"),
 }
 DEFAULT_TIER = "medium"
+# [insights]' tiers (rapport.insights.rfm.VALUE_TIERS: top 20% platinum, then 30% gold, 30% silver,
+# 20% bronze) → the case tiers: the top fifth is served first, the bottom fifth last.
+INSIGHT_TIERS: dict[str, str] = {
+    "platinum": "high",
+    "gold": "medium",
+    "silver": "medium",
+    "bronze": "low",
+}
 PRIORITIES: dict[str, str] = {
     "p1": _("P1 — urgent"),
     "p2": _("P2 — high"),
@@ -40,8 +49,11 @@ MATRIX: dict[str, dict[str, str]] = {
 }
 
 
-def value_tier(attributes: Mapping[str, Any] | None) -> str:
-    """The customer's value tier from their attributes; unknown or missing → medium."""
+def value_tier(attributes: Mapping[str, Any] | None, insight_tier: str | None = None) -> str:
+    """The customer's value tier: from [insights]' computed tier when known, else from their
+    attributes; unknown or missing → medium."""
+    if insight_tier in INSIGHT_TIERS:
+        return INSIGHT_TIERS[insight_tier]
     raw = str((attributes or {}).get("value_tier", "")).strip().lower()
     return raw if raw in VALUE_TIERS else DEFAULT_TIER
 

@@ -31,6 +31,24 @@ def test_value_tier_raises_priority(customer, open_case):
     assert open_case(customer, severity="high").priority == "p1"
 
 
+def test_the_value_tier_from_insights_comes_before_the_attribute(customer, open_case):
+    from django.utils import timezone
+
+    from rapport.insights.models import CustomerInsight
+
+    customer.attributes = {"value_tier": "low"}
+    customer.save()
+    CustomerInsight.objects.create(
+        customer=customer,
+        as_of=timezone.now(),
+        retention_state="retained",
+        matrix_cell="advocate",
+        value_tier="platinum",
+    )
+    case = open_case(customer, severity="medium")
+    assert (case.value_tier, case.priority) == ("high", "p2")
+
+
 def test_unit_calendar_with_holidays(customer, open_case, org):
     BusinessCalendar.objects.create(unit=org["north"], holiday_country="TW")
     thursday = dt.datetime(2025, 4, 2, 17, tzinfo=MONDAY.tzinfo)  # Wed 17:00 before 4/3–4/4 closed
