@@ -18,17 +18,13 @@ def case_entries(
     """One entry per case, at its opening; the entry shows where the case stands now."""
     if filters.kind or filters.channel:  # those filters ask for touchpoints
         return []
-    qs = Case.objects.filter(customer=customer)
-    if filters.unit_path:
-        qs = qs.filter(unit__path__startswith=filters.unit_path)
-    if filters.since:
-        qs = qs.filter(opened_at__gte=filters.since)
-    if filters.until:
-        qs = qs.filter(opened_at__lt=filters.until)
-    rows = (
-        qs.filter(timeline.after_cursor(before, TYPE, time_field="opened_at"))
-        .select_related("owner")
-        .order_by("-opened_at", "-pk")[:limit]
+    rows = timeline.window(
+        Case.objects.filter(customer=customer).select_related("owner"),
+        filters,
+        before,
+        TYPE,
+        "opened_at",
+        limit,
     )
     return [
         timeline.Entry(

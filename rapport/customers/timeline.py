@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import autodiscover_modules
 
@@ -130,6 +130,27 @@ def after_cursor(before: Cursor | None, type_: str, time_field: str = "occurred_
     elif type_ == before.type:
         later |= Q(**{time_field: before.occurred_at, "pk__lt": before.id})
     return later
+
+
+def window(
+    qs: QuerySet[Any],
+    filters: Filters,
+    before: Cursor | None,
+    type_: str,
+    time_field: str,
+    limit: int,
+) -> QuerySet[Any]:
+    """A provider's rows for one page: within the filters' unit subtree and time range, after
+    the cursor, newest first. Providers other than touchpoints share it."""
+    if filters.unit_path:
+        qs = qs.filter(unit__path__startswith=filters.unit_path)
+    if filters.since:
+        qs = qs.filter(**{f"{time_field}__gte": filters.since})
+    if filters.until:
+        qs = qs.filter(**{f"{time_field}__lt": filters.until})
+    return qs.filter(after_cursor(before, type_, time_field)).order_by(f"-{time_field}", "-pk")[
+        :limit
+    ]
 
 
 @dataclass

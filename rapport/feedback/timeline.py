@@ -17,17 +17,13 @@ def feedback_entries(
 ) -> list[timeline.Entry]:
     if filters.kind or filters.channel:  # those filters ask for touchpoints
         return []
-    qs = FeedbackItem.objects.filter(customer=customer)
-    if filters.unit_path:
-        qs = qs.filter(unit__path__startswith=filters.unit_path)
-    if filters.since:
-        qs = qs.filter(received_at__gte=filters.since)
-    if filters.until:
-        qs = qs.filter(received_at__lt=filters.until)
-    rows = (
-        qs.filter(timeline.after_cursor(before, TYPE, time_field="received_at"))
-        .select_related("unit")
-        .order_by("-received_at", "-pk")[:limit]
+    rows = timeline.window(
+        FeedbackItem.objects.filter(customer=customer).select_related("unit"),
+        filters,
+        before,
+        TYPE,
+        "received_at",
+        limit,
     )
     return [
         timeline.Entry(

@@ -15,21 +15,17 @@ TYPE = "survey_response"
 def response_entries(
     customer: Any, filters: timeline.Filters, before: timeline.Cursor | None, limit: int
 ) -> list[timeline.Entry]:
-    if filters.kind:  # a kind filter asks for touchpoints of that kind
+    if filters.kind or filters.channel:  # those filters ask for touchpoints
         return []
-    qs = Response.objects.filter(customer=customer, state=Response.State.COMPLETED)
-    if filters.channel:
-        return []
-    if filters.unit_path:
-        qs = qs.filter(unit__path__startswith=filters.unit_path)
-    if filters.since:
-        qs = qs.filter(completed_at__gte=filters.since)
-    if filters.until:
-        qs = qs.filter(completed_at__lt=filters.until)
-    rows = (
-        qs.filter(timeline.after_cursor(before, TYPE, time_field="completed_at"))
-        .select_related("survey", "unit", "staff")
-        .order_by("-completed_at", "-pk")[:limit]
+    rows = timeline.window(
+        Response.objects.filter(customer=customer, state=Response.State.COMPLETED).select_related(
+            "survey", "unit", "staff"
+        ),
+        filters,
+        before,
+        TYPE,
+        "completed_at",
+        limit,
     )
     return [
         timeline.Entry(
