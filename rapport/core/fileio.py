@@ -12,6 +12,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -21,9 +22,10 @@ from typing import IO, Any
 
 from django.utils.translation import gettext as _
 
-from rapport.core.ingestion import ERROR_KEY, LINE_KEY
+from rapport.core.ingestion import ERROR_KEY, LINE_KEY, Block
 
 SAMPLE = 1 << 20  # bytes checked for the encoding before the import starts
+BLOCK_CHARS = 4 << 20  # characters of CSV read at once into a Block (about 40,000 rows)
 GZIP_MAGIC = b"\x1f\x8b"
 IGNORED_COLUMNS = (LINE_KEY, ERROR_KEY)  # a rejects file, once fixed, imports as it is
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -134,8 +136,12 @@ def open_records(
     *,
     encoding: str | None = None,
     rename: Mapping[str, str] | None = None,
+    blocks: bool = False,
 ) -> RecordFile:
-    """Open a record file; raises FileProblem when it cannot be imported at all."""
+    """Open a record file; raises FileProblem when it cannot be imported at all.
+
+    `blocks`: a CSV's plain stretches come as Blocks of rows in columns (see `_csv_blocks`)
+    among the records, for an ingester that checks whole columns at once."""
     path = Path(path)
     if not path.is_file():
         raise FileProblem(_("%(file)s: no such file.") % {"file": path})
@@ -172,7 +178,11 @@ def open_records(
     except BaseException:
         close()
         raise
-    return RecordFile(_csv_rows(reader, fields), fmt, columns, fields, raw.tell, size, close)
+    if blocks:
+        rows = _csv_blocks(text, reader, fields)
+    else:
+        rows = _csv_rows(reader, fields)
+    return RecordFile(rows, fmt, columns, fields, raw.tell, size, close)
 
 
 def _csv_header(
@@ -224,15 +234,16 @@ def _chain(first: str, rest: IO[str]) -> Iterator[str]:
     yield from rest
 
 
-def _csv_rows(reader: Any, fields: list[str]) -> Iterator[dict[str, Any]]:
+def _csv_rows(reader: Any, fields: list[str], offset: int = 0) -> Iterator[dict[str, Any]]:
+    """The reader's rows as records; `offset`: lines of the file before the reader's first."""
     width = len(fields)
     keep = [i for i, f in enumerate(fields) if f not in IGNORED_COLUMNS]
     dropping = len(keep) != width
     kept = [fields[i] for i in keep]
-    last = reader.line_num
+    last = reader.line_num + offset
     for row in reader:
         line = last + 1
-        last = reader.line_num
+        last = reader.line_num + offset
         if len(row) != width:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # a blank line
@@ -250,6 +261,63 @@ def _csv_rows(reader: Any, fields: list[str]) -> Iterator[dict[str, Any]]:
             record = dict(zip(fields, row, strict=True))
         record[LINE_KEY] = line
         yield record
+
+
+def _csv_blocks(text: IO[str], reader: Any, fields: list[str]) -> Iterator[Any]:
+    """The CSV rows after the header as Blocks, with records for the rows a Block cannot hold.
+
+    A stretch of the file (about BLOCK_CHARS) with no quote character and no lone carriage
+    return is split on line ends and on the delimiter, which is what the csv module would do
+    with it: its lines with one value per column become a Block (one polars split, no dict per
+    row); blank lines are skipped and lines with too few or too many values become the same
+    records `_csv_rows` makes. From the first stretch with a quote on, where a quoted value may
+    hold a delimiter or a line end, the rest of the file goes through the csv module, row by row.
+    """
+    import polars as pl
+
+    delimiter = reader.dialect.delimiter
+    width = len(fields)
+    kept = [f for f in fields if f not in IGNORED_COLUMNS]
+    line = reader.line_num  # lines read so far: the header
+    while True:
+        chunk = text.read(BLOCK_CHARS)
+        if not chunk:
+            return
+        if not chunk.endswith("\n"):
+            chunk += text.readline()
+        plain = '"' not in chunk
+        if plain and "\r" in chunk:
+            chunk = chunk.replace("\r\n", "\n")  # no quoted value here to keep one in
+            plain = "\r" not in chunk
+        if not plain:
+            rest = csv.reader(
+                itertools.chain(io.StringIO(chunk, newline=""), text), delimiter=delimiter
+            )
+            yield from _csv_rows(rest, fields, offset=line)
+            return
+        lines = chunk.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        series = pl.Series(lines, dtype=pl.String)
+        whole = series.str.count_matches(delimiter, literal=True) == width - 1
+        numbers = pl.int_range(line + 1, line + 1 + len(lines), eager=True, dtype=pl.Int64)
+        odd = (~whole).arg_true().to_list()  # blank or ragged: rare, and kept in file order
+        start = 0
+        for stop in [*odd, len(lines)]:
+            if stop > start:
+                frame = (
+                    series.slice(start, stop - start)
+                    .str.split_exact(delimiter, width - 1)
+                    .struct.rename_fields(fields)
+                    .struct.unnest()
+                )
+                yield Block(frame.select(kept), numbers.slice(start, stop - start))
+            if stop < len(lines):
+                yield from _csv_rows(
+                    csv.reader([lines[stop]], delimiter=delimiter), fields, offset=line + stop
+                )
+            start = stop + 1
+        line += len(lines)
 
 
 def _ndjson(text: IO[str], rename: Mapping[str, str]) -> Iterator[dict[str, Any]]:

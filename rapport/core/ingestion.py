@@ -14,7 +14,6 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any, TypeVar
 
 from django.utils import translation
@@ -129,13 +128,57 @@ def check_mode(mode: str) -> None:
         raise ValueError(f"unknown ingest mode {mode!r}; use one of {', '.join(MODES)}")
 
 
-def batches(
-    records: Iterable[Mapping[str, Any]], size: int = BATCH_SIZE
-) -> Iterator[list[tuple[int, Mapping[str, Any]]]]:
-    """(index, record) lists of at most `size`, so memory stays flat however long the input."""
-    it = enumerate(records)
-    while batch := list(islice(it, size)):
+def batches(records: Iterable[Any], size: int = BATCH_SIZE) -> Iterator[list[tuple[int, Any]]]:
+    """(index, record) lists of at most `size`, so memory stays flat however long the input.
+
+    A Block (many CSV rows in columns) is a batch of its own, and counts as its rows."""
+    it = iter(records)
+    index = 0
+    while True:
+        batch: list[tuple[int, Any]] = []
+        for record in it:
+            if type(record) is Block:
+                if batch:
+                    yield batch
+                yield [(index, record)]
+                index += record.count
+                batch = []
+                continue
+            batch.append((index, record))
+            index += 1
+            if len(batch) >= size:
+                break
+        if not batch:
+            return
         yield batch
+
+
+def batch_size(batch: list[tuple[int, Any]]) -> int:
+    """How many records a batch holds (a Block's rows)."""
+    first = batch[0][1] if batch else None
+    return first.count if type(first) is Block else len(batch)
+
+
+@dataclass
+class Block:
+    """Many CSV rows at once, in columns: what a reader hands over when it can (see
+    rapport.core.fileio: lines with no quote, every field present), so that an ingester able to
+    check whole columns at once (rapport.touchpoints.columnar) needs no dict per row. Ingesters
+    that cannot take the records one by one with `records()`."""
+
+    frame: Any  # polars.DataFrame of str columns named by field
+    lines: Any  # polars.Series: each row's line in the file
+
+    @property
+    def count(self) -> int:
+        return int(self.frame.height)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        names = self.frame.columns
+        for values, line in zip(self.frame.iter_rows(), self.lines, strict=True):
+            record = dict(zip(names, values, strict=True))
+            record[LINE_KEY] = line
+            yield record
 
 
 class _Failed:

@@ -31,6 +31,7 @@ from rapport.core.ingestion import (
     Problem,
     RejectHook,
     Tally,
+    batch_size,
     batches,
     check_mode,
     in_background,
@@ -381,8 +382,10 @@ def run_batches(
     prepare: Callable[[], None],
     parse: Callable[[list[tuple[int, Mapping[str, Any]]]], Any] | None = None,
     parallel: bool = False,
+    finish: Callable[[], None] | None = None,
 ) -> IngestReport:
-    """Drive `prepare()` then `process(batch, write)` under the mode's transactions.
+    """Drive `prepare()` then `process(batch, write)` under the mode's transactions, then
+    `finish()` (all_or_nothing: in the transaction, before the commit, unless rolling back).
 
     With `parse`, each batch is first turned into `parse(batch)` by a reader thread
     (rapport.core.ingestion.in_background) while this thread writes the previous one, and
@@ -401,7 +404,7 @@ def run_batches(
         stream: Iterator[tuple[int, Any]] = ((len(b), b) for b in batches(records))
     else:
         ahead = in_child_process if parallel else in_background
-        stream = ahead(batches(records), lambda b: (len(b), parse(b)))
+        stream = ahead(batches(records), lambda b: (batch_size(b), parse(b)))
     with closing(stream):  # type: ignore[type-var]
         if mode == "all_or_nothing":
             with transaction.atomic():
@@ -412,6 +415,8 @@ def run_batches(
                         progress(size)
                 if report.rejected:
                     transaction.set_rollback(True)
+                elif finish:
+                    finish()
             if report.rejected:
                 report.created = report.updated = report.duplicates = report.review = 0
                 if report.outcomes is not None:
@@ -424,6 +429,8 @@ def run_batches(
                     process(batch, True)
                 if progress:
                     progress(size)
+            if finish:
+                finish()
             report.committed = True
     return tally.finish()
 

@@ -21,14 +21,15 @@ import datetime as dt
 import json
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from rapport.core import events
+from rapport.core import bulkload, events
 from rapport.core.ingestion import (
+    Block,
     IngestReport,
     Outcome,
     Problem,
@@ -54,6 +55,7 @@ from rapport.customers.ingest import (
 from rapport.customers.models import Customer, IdentityReview
 from rapport.integrations.webhooks import subscriptions_for
 from rapport.org.models import OrgUnit, Staff
+from rapport.touchpoints import columnar
 from rapport.touchpoints.kinds import BUILTIN_KINDS
 from rapport.touchpoints.models import Touchpoint, TouchpointKind
 from rapport.touchpoints.records import Lookups, Parser
@@ -104,6 +106,7 @@ def ingest_touchpoints(
     on_reject: RejectHook | None = None,
     assign: Customer | None = None,
     parallel: bool = False,
+    expected_rows: int | None = None,
 ) -> IngestReport:
     """Validate and write touchpoint records from `source` (created when unknown).
 
@@ -114,18 +117,22 @@ def ingest_touchpoints(
     `assign` (resolving a review) writes the records to that customer without matching.
     `parallel`: read and validate in a child process (a big file on two or more CPUs; see
     rapport.core.ingestion.in_child_process) rather than a thread.
+    `expected_rows`: about how many records come (an import's guess from the file size); when
+    they are at least as many as the table holds, an all-or-nothing ingestion on SQLite builds
+    the table's secondary indexes after the insert (rapport.core.bulkload).
     """
     check_mode(mode)
     writer = _Writer(
         source, keep_outcomes or mode == "per_record", emit_events, on_reject, assign, mode
     )
+    writer.expected_rows = expected_rows
     # Ids and events need every canonical value in the writer: outcomes and webhooks stay with a
     # reader thread; for in-process handlers only the live records carry them (see parse).
     writer.packed = parallel and (not writer.detailed or writer.live_after is not None)
     parallel = writer.packed
     return run_batches(
         records, mode, writer.tally, writer.process, progress, writer.prepare, writer.parse,
-        parallel,
+        parallel, writer.finish,
     )  # fmt: skip
 
 
@@ -138,6 +145,25 @@ Item = tuple[int, Any, Any, tuple[Any, ...]]
 ParsedBatch = tuple[list[tuple[int, Mapping[str, Any], list[Problem]]], list[Item]]
 
 
+class Plain(NamedTuple):
+    """A Block's rows from the reader process: its plain rows as a frame (see
+    rapport.touchpoints.columnar), and the rows of its other records placed in a list when
+    any were parsed (None where a plain, rejected or pending row goes)."""
+
+    frame: Any
+    placed: list[tuple[Any, ...] | None] | None
+
+    def expand(self, head: tuple[Any, Any]) -> list[tuple[Any, ...] | None]:
+        """Every row at its position in the block (None: rejected or pending)."""
+        plain = columnar.rows(self.frame, head)
+        if self.placed is None:
+            return plain  # type: ignore[return-value]
+        placed = self.placed
+        for position, row in zip(columnar.positions(self.frame), plain, strict=True):
+            placed[position] = row
+        return placed
+
+
 def _record(record: Any) -> Mapping[str, Any]:
     """The record of an Item, unpacked when it came from a reader process."""
     return dict(zip(*record, strict=True)) if type(record) is tuple else record
@@ -145,6 +171,9 @@ def _record(record: Any) -> Mapping[str, Any]:
 
 class _Writer:
     packed = False  # parse() runs in a reader process: Items are packed (see Item)
+    expected_rows: int | None = None
+    rebuild: list[str] | None = None  # secondary indexes dropped, built again by finish()
+    _known_frame: Any = None
 
     def __init__(
         self,
@@ -191,10 +220,17 @@ class _Writer:
             self.conflict
         )
         self.qmark_insert_sql = self.insert_sql.replace("%s", "?")
+        self.single_transaction = mode == "all_or_nothing"
 
     def prepare(self) -> None:
         """Find or create the source, inside the import's transaction when all-or-nothing."""
         self.source, self.tally.report.source_created = source_for(self.source_code)
+        if self.single_transaction and connection.vendor == "sqlite" and self.expected_rows:
+            with connection.cursor() as cursor:
+                table = Touchpoint._meta.db_table
+                existing = bulkload.table_size_estimate(cursor, table)
+                if bulkload.worth_rebuilding(self.expected_rows, existing):
+                    self.rebuild = bulkload.drop_secondary_indexes(cursor, table)
         if self.packed and self.known is not None and not self.known.preload_tried:
             # Before the reader process forks: it gets these identities (a snapshot of this
             # transaction, as KnownIdentities holds anyway) and writes the rows of their records
@@ -202,33 +238,66 @@ class _Writer:
             self.known.preload_tried = True
             self.known.complete = self.known.preload(self.source.pk)
 
-    def parse(self, batch: list[tuple[int, Mapping[str, Any]]]) -> Any:
+    def finish(self) -> None:
+        """Build the indexes prepare() dropped, in the import's transaction before its commit."""
+        if self.rebuild:
+            with connection.cursor() as cursor:
+                bulkload.create_indexes(cursor, self.rebuild)
+            self.rebuild = None
+
+    def parse(self, batch: list[tuple[int, Any]]) -> Any:
         """Validate a batch and format its rows; runs on the reader (no database). From a reader
         process: (rejected, rows, pending) — each parsed record's whole row, in order, when its
         customer is known and no event is wanted, else None there and the (slot, Item) in
-        `pending`, for the writer to resolve."""
+        `pending`, for the writer to resolve. A Block's plain rows are checked a column at a time
+        (rapport.touchpoints.columnar), the others one by one."""
+        start, first = batch[0]
+        if type(first) is Block and (not self.packed or self.postgres):
+            batch = list(enumerate(first.records(), start))  # columnar formats for SQLite
+        elif type(first) is Block:
+            plain, others = columnar.split_block(
+                first, self.parser.lk, self.known_frame(), self.live_after
+            )
+            rejected, parsed = self.parse_items([(start + pos, rec) for pos, rec in others])
+            placed: list[tuple[Any, ...] | None] = [None] * first.count
+            pending = self.place(parsed, placed, start)
+            return rejected, Plain(plain, placed if parsed else None), pending
         rejected, parsed = self.parse_items(batch)
         if not self.packed:
             return rejected, parsed
+        rows: list[tuple[Any, ...] | None] = [None] * len(parsed)
+        return rejected, rows, self.place(parsed, rows, None)
+
+    def place(
+        self, parsed: list[Item], rows: list[tuple[Any, ...] | None], start: int | None
+    ) -> list[tuple[int, Item]]:
+        """Put each parsed record's row in `rows` (at its index - `start`; in order when `start`
+        is None) when its customer is known; returns the others as (slot, packed Item)."""
         known = self.known.ids if self.known is not None else {}
         head = self.head()
-        rows: list[tuple[Any, ...] | None] = []
         pending: list[tuple[int, Item]] = []
-        for item in parsed:
+        for slot, item in enumerate(parsed):
+            if start is not None:
+                slot = item[0] - start
             tp = item[2]
             customer = known.get(tp[1]) if type(tp) is tuple else None  # a Parsed: live
             if customer is None:
-                pending.append((len(rows), item))
-                rows.append(None)
+                pending.append((slot, item))
             else:
-                rows.append((customer, *head, *item[3]))
+                rows[slot] = (customer, *head, *item[3])
         if pending:  # the records themselves only for those the writer may reject or review
             shapes = self.shapes
             for n, (slot, (index, record, tp, tail)) in enumerate(pending):
                 keys = tuple(record)
                 keys = shapes.setdefault(keys, keys) if len(shapes) < 256 else keys
                 pending[n] = (slot, (index, (keys, tuple(record.values())), tp, tail))
-        return rejected, rows, pending
+        return pending
+
+    def known_frame(self) -> Any:
+        """The identities known when the reader started, as a frame to join a Block on."""
+        if self._known_frame is None:
+            self._known_frame = columnar.known_frame(self.known.ids if self.known else {})
+        return self._known_frame
 
     def parse_items(self, batch: list[tuple[int, Mapping[str, Any]]]) -> ParsedBatch:
         parse, encode = self.parser.parse, self.encode_context
@@ -278,6 +347,8 @@ class _Writer:
         """Write a batch from the reader process: resolve the pending records, put their rows
         in their places (file order: the first of two records with one external id wins), then
         one insert; live ones (with events) after, as write() does."""
+        if type(rows) is Plain:
+            rows = rows.expand(self.head())
         if pending:
             items = [item for _slot, item in pending]
             resolved, kept = self.resolve_rows(items)
@@ -290,7 +361,7 @@ class _Writer:
             if live:
                 at = {k: row for row, k in zip(resolved, kept, strict=True)}
                 self.insert_rows([at[k] for k in live], live, items)
-            rows = [row for row in rows if row is not None]
+        rows = [row for row in rows if row is not None]  # rejected or resolved apart
         if rows:
             self.insert_counted(rows)  # type: ignore[arg-type]
 

@@ -1,0 +1,64 @@
+"""Loading many rows into one SQLite table at once: its secondary indexes are built after.
+
+SQLite keeps every index of a table up to date row by row: one B-tree descent per index and row,
+five of them for the touchpoint table. When an import brings at least as many rows as the table
+holds, dropping the table's non-unique indexes, inserting, and building them again with
+`CREATE INDEX` (one sort per index over the whole table) is about twice as fast. All of it
+happens inside the import's one transaction: SQLite's schema changes are transactional, so a
+failure, a rollback or a killed process leaves the indexes exactly as they were, and readers of
+the WAL database keep seeing the committed table with its indexes until the commit. Unique
+indexes stay, because `ON CONFLICT DO NOTHING` (a re-run of the same file) needs them.
+
+Plain DB-API: no ORM, so batch jobs and the import share it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Below this many incoming rows the rebuild's fixed cost is not worth it.
+MIN_ROWS = 20_000
+# A touchpoint CSV row is about 90–150 bytes; guessing few bytes a row means guessing many rows,
+# so this errs towards rebuilding, which costs at most a sort of the table once.
+BYTES_PER_ROW_GUESS = 100
+
+
+def worth_rebuilding(incoming: int, existing: int) -> bool:
+    """Whether building the indexes after the insert beats maintaining them row by row: a
+    rebuild sorts the whole table (existing + incoming rows), so it pays when the import
+    brings at least as many rows as the table already holds."""
+    return incoming >= MIN_ROWS and incoming >= existing
+
+
+def table_size_estimate(cursor: Any, table: str) -> int:
+    """The table's largest rowid: its row count, or more after deletes (which only makes
+    `worth_rebuilding` more careful). One B-tree descent, where COUNT(*) would read every row."""
+    cursor.execute(f'SELECT max(rowid) FROM "{table}"')  # noqa: S608 - a table name of ours
+    (largest,) = cursor.fetchone()
+    return int(largest or 0)
+
+
+def drop_secondary_indexes(cursor: Any, table: str) -> list[str]:
+    """Drop the table's non-unique indexes (explicitly created ones: automatic and unique
+    indexes stay); returns the statements that create them again, in creation order.
+
+    Call inside a transaction, and pass what it returns to `create_indexes` before the commit.
+    """
+    cursor.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        " AND sql IS NOT NULL ORDER BY rowid",
+        [table],
+    )
+    indexes = [(name, sql) for name, sql in cursor.fetchall() if not _is_unique(sql)]
+    for name, _sql in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    return [sql for _name, sql in indexes]
+
+
+def create_indexes(cursor: Any, statements: list[str]) -> None:
+    for sql in statements:
+        cursor.execute(sql)
+
+
+def _is_unique(sql: str) -> bool:
+    return sql.lstrip()[:13].upper().replace("  ", " ").startswith("CREATE UNIQUE")
