@@ -3,24 +3,60 @@ a case, every action, and the approval queue.
 
 Thin: the work is in rapport.cases.actions. Every action takes the `version` the caller last saw;
 a stale one answers 409 with the error shape and changes nothing. Scoped: an agent or unit
-manager sees and acts on their subtree's cases only; another unit's case is a 404.
+manager sees and acts on their subtree's cases only; another unit's case is a 404. The schemas
+and the shapes of the answers are in rapport.cases.api_schemas; the endpoints stay here, since
+their OpenAPI operation ids are named after this module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Status
 
-from rapport.cases import actions, states
-from rapport.cases.actions import Actor, CaseError, Conflict
-from rapport.cases.models import ApprovalRequest, Case, CaseEvent, CaseMessage, Promise, Remedy
+from rapport.cases import states
+from rapport.cases.actions import (
+    Actor,
+    CaseError,
+    Conflict,
+    consent,
+    lifecycle,
+    notes,
+    opening,
+    ownership,
+    promises,
+    remedies,
+)
+from rapport.cases.api_schemas import (
+    ApprovalOut,
+    CaseDetail,
+    CaseIn,
+    CasePage,
+    CloseIn,
+    ConsentIn,
+    DecisionIn,
+    InboundOut,
+    NoteIn,
+    PromiseIn,
+    RemedyIn,
+    ReopenIn,
+    ReplyIn,
+    ReportOut,
+    ResolveIn,
+    SettleIn,
+    TransferIn,
+    TransitionIn,
+    VersionIn,
+    WithdrawIn,
+    case_detail,
+    case_out,
+)
+from rapport.cases.models import BREACHED, ApprovalRequest, Case, Remedy
 from rapport.core.apiutil import ApiError, auth, get_visible, principal
 from rapport.customers.models import Customer
 from rapport.org import scoping
@@ -31,162 +67,6 @@ router = Router(tags=["cases"])
 MAX_PAGE_SIZE = 200
 DUE_SOON = dt.timedelta(hours=4)
 READ, WRITE = auth("cases:read"), auth("cases:write")
-
-
-# --- schemas ----------------------------------------------------------------------------------
-
-
-class VersionIn(Schema):
-    version: int
-
-
-class CaseIn(Schema):
-    customer_id: int
-    subject: str
-    topic: str = "experience"
-    description: str = ""
-    remedy_wanted: str = ""
-    severity: str = "medium"
-    unit: str | None = None
-    owner: str | None = None
-
-
-class TransitionIn(VersionIn):
-    to: str
-    note: str = ""
-
-
-class TransferIn(VersionIn):
-    to_staff: str
-    reason: str
-
-
-class NoteIn(VersionIn):
-    text: str
-
-
-class ReplyIn(VersionIn):
-    body: str = ""
-    what: str = ""
-    by: dt.datetime | None = None
-
-
-class RemedyIn(VersionIn):
-    kind: str
-    value: Decimal
-    currency: str
-    description: str = ""
-
-
-class ConsentIn(VersionIn):
-    accepted: bool
-    channel: str
-    given_at: dt.datetime | None = None
-
-
-class WithdrawIn(VersionIn):
-    reason: str = ""
-
-
-class PromiseIn(VersionIn):
-    text: str
-    due_at: dt.datetime
-
-
-class SettleIn(VersionIn):
-    kept: bool
-
-
-class ResolveIn(VersionIn):
-    cause: str
-    fix: str
-    sub_cause: str = ""
-    reusable: bool = False
-    message: str = ""
-
-
-class CloseIn(VersionIn):
-    basis: str
-    confirmation_channel: str = ""
-    note: str = ""
-
-
-class ReopenIn(VersionIn):
-    reason: str
-
-
-class DecisionIn(Schema):
-    approve: bool
-    reason: str = ""
-
-
-class CaseOut(Schema):
-    id: int
-    ref: str
-    version: int
-    state: str
-    customer_id: int
-    customer: str
-    topic: str
-    subject: str
-    source: str
-    severity: str
-    value_tier: str
-    priority: str
-    unit: str
-    owner: str
-    owner_id: int
-    opened_at: dt.datetime
-    resolve_due_at: dt.datetime | None
-    breached: bool
-    signal_count: int
-
-
-class CasePage(Schema):
-    items: list[CaseOut]
-    page: int
-    page_size: int
-    has_next: bool
-
-
-class CaseDetail(CaseOut):
-    description: str
-    remedy_wanted: str
-    language: str
-    response_id: int | None
-    touchpoint_id: int | None
-    cause: str
-    sub_cause: str
-    fix: str
-    reusable: bool
-    close_basis: str
-    transfer_count: int
-    reopen_count: int
-    paused_minutes: float
-    recovery_invitation_id: int | None
-    recovery_response_id: int | None
-    clocks: list[dict[str, Any]]
-    events: list[dict[str, Any]]
-    remedies: list[dict[str, Any]]
-    promises: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
-    allowed_states: list[str]
-
-
-class ApprovalOut(Schema):
-    id: int
-    case_id: int
-    case_ref: str
-    remedy_id: int
-    remedy: str
-    value: Decimal
-    currency: str
-    approver: str
-    level: int
-    requested_at: dt.datetime
-    due_at: dt.datetime
-    decision: str
-    reason: str
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -210,126 +90,6 @@ def visible_case(request: HttpRequest, case_id: int) -> Case:
     return get_visible(
         Case.objects.select_related("unit", "owner", "customer"), request, "unit", pk=case_id
     )  # type: ignore[return-value]
-
-
-def _breached(c: Case) -> bool:
-    return any(getattr(c, f"{t}_breached_at") is not None for t in ("ack", "response", "resolve"))
-
-
-def case_out(c: Case) -> dict[str, Any]:
-    return {
-        "id": c.pk,
-        "ref": c.ref,
-        "version": c.version,
-        "state": c.state,
-        "customer_id": c.customer_id,
-        "customer": str(c.customer),
-        "topic": c.topic,
-        "subject": c.subject,
-        "source": c.source,
-        "severity": c.severity,
-        "value_tier": c.value_tier,
-        "priority": c.priority,
-        "unit": c.unit.code,
-        "owner": c.owner.code,
-        "owner_id": c.owner_id,
-        "opened_at": c.opened_at,
-        "resolve_due_at": c.resolve_due_at,
-        "breached": _breached(c),
-        "signal_count": c.signal_count,
-    }
-
-
-def _event_out(e: CaseEvent) -> dict[str, Any]:
-    return {
-        "at": e.at,
-        "actor": e.actor_label,
-        "kind": e.kind,
-        "field": e.field,
-        "old": e.old,
-        "new": e.new,
-        "note": e.note,
-    }
-
-
-def _remedy_out(r: Remedy) -> dict[str, Any]:
-    return {
-        "id": r.pk,
-        "kind": r.kind,
-        "description": r.description,
-        "value": str(r.value),
-        "currency": r.currency,
-        "status": r.status,
-        "proposed_at": r.proposed_at,
-        "consent_channel": r.consent_channel or None,
-        "consent_at": r.consent_at,
-        "granted_at": r.granted_at,
-        "approvals": [
-            {
-                "id": a.pk,
-                "approver": a.approver.code,
-                "level": a.level,
-                "due_at": a.due_at,
-                "decision": a.decision,
-                "reason": a.reason,
-                "decided_at": a.decided_at,
-            }
-            for a in r.approvals.select_related("approver").order_by("level", "pk")
-        ],
-    }
-
-
-def _promise_out(p: Promise) -> dict[str, Any]:
-    return {
-        "id": p.pk,
-        "text": p.text,
-        "due_at": p.due_at,
-        "state": p.state,
-        "settled_at": p.settled_at,
-    }
-
-
-def _message_out(m: CaseMessage) -> dict[str, Any]:
-    return {
-        "id": m.pk,
-        "direction": m.direction,
-        "kind": m.kind,
-        "channel": m.channel,
-        "subject": m.subject,
-        "body": m.body,
-        "status": m.status,
-        "error": m.error,
-        "created_at": m.created_at,
-        "sent_at": m.sent_at,
-    }
-
-
-def case_detail(c: Case) -> dict[str, Any]:
-    out = case_out(c)
-    out.update(
-        description=c.description,
-        remedy_wanted=c.remedy_wanted,
-        language=c.language,
-        response_id=c.response_id,
-        touchpoint_id=c.touchpoint_id,
-        cause=c.cause,
-        sub_cause=c.sub_cause,
-        fix=c.fix,
-        reusable=c.reusable,
-        close_basis=c.close_basis,
-        transfer_count=c.transfer_count,
-        reopen_count=c.reopen_count,
-        paused_minutes=c.paused_minutes,
-        recovery_invitation_id=c.recovery_invitation_id,
-        recovery_response_id=c.recovery_response_id,
-        clocks=actions.clock_status(c),
-        events=[_event_out(e) for e in c.events.order_by("at", "pk")],
-        remedies=[_remedy_out(r) for r in c.remedies.order_by("proposed_at", "pk")],
-        promises=[_promise_out(p) for p in c.promises.order_by("due_at", "pk")],
-        messages=[_message_out(m) for m in c.messages.order_by("created_at", "pk")],
-        allowed_states=states.targets(c.state),
-    )
-    return out
 
 
 def _fresh(case_id: int) -> dict[str, Any]:
@@ -368,23 +128,7 @@ def _staff_by_code(code: str, field: str) -> Staff:
     return staff
 
 
-# --- reading ----------------------------------------------------------------------------------
-
-
 # --- email intake (before the /{case_id} routes, which would take its path) ----------
-
-
-class InboundOut(Schema):
-    id: int
-    duplicate: bool
-    status: str
-    flagged: bool
-    problems: list[str]
-    case_id: int | None
-    case_ref: str | None
-    customer_id: int | None
-    subject: str
-    attachments: int
 
 
 @router.post(
@@ -431,17 +175,6 @@ def inbound_email(request: HttpRequest) -> Any:
 
 
 # --- reports ------------------------------------------------------------------------------
-
-
-class ReportOut(Schema):
-    key: str
-    title: str
-    unit: str
-    start: dt.datetime
-    end: dt.datetime
-    headers: list[str]
-    rows: list[list[Any]]
-    note: str
 
 
 @router.get("/reports/{key}", auth=READ, response=ReportOut)
@@ -548,11 +281,7 @@ def list_cases(
             )
         )
     if breached:
-        qs = qs.filter(
-            Q(ack_breached_at__isnull=False)
-            | Q(response_breached_at__isnull=False)
-            | Q(resolve_breached_at__isnull=False)
-        )
+        qs = qs.filter(BREACHED)
     start = (page - 1) * page_size
     rows = list(
         qs.select_related("unit", "owner", "customer").order_by("resolve_due_at", "pk")[
@@ -606,7 +335,7 @@ def decide(request: HttpRequest, approval_id: int, body: DecisionIn) -> dict[str
     found = get_visible(
         ApprovalRequest.objects.all(), request, "remedy__case__unit", pk=approval_id
     )
-    a = _run(actions.decide_approval, found.pk, body.approve, body.reason, actor_of(request))
+    a = _run(remedies.decide_approval, found.pk, body.approve, body.reason, actor_of(request))
     remedy = Remedy.objects.select_related("case").get(pk=a.remedy_id)
     return {
         "id": a.pk,
@@ -659,7 +388,7 @@ def create(request: HttpRequest, body: CaseIn) -> Status:
     caller = principal(request)
     source = Case.Source.API if caller.key is not None else Case.Source.MANUAL
     case, created = _run(
-        actions.create_case,
+        opening.create_case,
         customer,
         body.subject,
         actor_of(request),
@@ -690,7 +419,7 @@ def _act(request: HttpRequest, case_id: int, fn: Any, *args: Any, **kwargs: Any)
 
 @router.post("/{case_id}/acknowledge", auth=WRITE, response=CaseDetail)
 def acknowledge(request: HttpRequest, case_id: int, body: VersionIn) -> dict[str, Any]:
-    return _act(request, case_id, actions.acknowledge, body.version, actor_of(request))
+    return _act(request, case_id, lifecycle.acknowledge, body.version, actor_of(request))
 
 
 @router.post("/{case_id}/transition", auth=WRITE, response=CaseDetail)
@@ -698,7 +427,7 @@ def transition(request: HttpRequest, case_id: int, body: TransitionIn) -> dict[s
     """Start work (to=in_progress), wait for the customer (awaiting_customer: the SLA clock
     pauses) or resume. Other states have their own action."""
     return _act(
-        request, case_id, actions.transition, body.version, body.to, actor_of(request), body.note
+        request, case_id, lifecycle.transition, body.version, body.to, actor_of(request), body.note
     )
 
 
@@ -706,13 +435,13 @@ def transition(request: HttpRequest, case_id: int, body: TransitionIn) -> dict[s
 def transfer(request: HttpRequest, case_id: int, body: TransferIn) -> dict[str, Any]:
     to_staff = _staff_by_code(body.to_staff, "to_staff")
     return _act(
-        request, case_id, actions.transfer, body.version, to_staff, body.reason, actor_of(request)
+        request, case_id, ownership.transfer, body.version, to_staff, body.reason, actor_of(request)
     )
 
 
 @router.post("/{case_id}/notes", auth=WRITE, response=CaseDetail)
 def add_note(request: HttpRequest, case_id: int, body: NoteIn) -> dict[str, Any]:
-    return _act(request, case_id, actions.add_note, body.version, body.text, actor_of(request))
+    return _act(request, case_id, notes.add_note, body.version, body.text, actor_of(request))
 
 
 @router.post("/{case_id}/replies", auth=WRITE, response=CaseDetail)
@@ -721,7 +450,7 @@ def reply(request: HttpRequest, case_id: int, body: ReplyIn) -> dict[str, Any]:
     return _act(
         request,
         case_id,
-        actions.reply,
+        notes.reply,
         body.version,
         actor_of(request),
         body=body.body,
@@ -736,7 +465,7 @@ def propose_remedy(request: HttpRequest, case_id: int, body: RemedyIn) -> dict[s
     return _act(
         request,
         case_id,
-        actions.propose_remedy,
+        remedies.propose_remedy,
         body.version,
         actor_of(request),
         kind=body.kind,
@@ -750,7 +479,7 @@ def propose_remedy(request: HttpRequest, case_id: int, body: RemedyIn) -> dict[s
 def offer_remedy(
     request: HttpRequest, case_id: int, remedy_id: int, body: VersionIn
 ) -> dict[str, Any]:
-    return _act(request, case_id, actions.offer_remedy, body.version, remedy_id, actor_of(request))
+    return _act(request, case_id, consent.offer_remedy, body.version, remedy_id, actor_of(request))
 
 
 @router.post("/{case_id}/remedies/{remedy_id}/consent", auth=WRITE, response=CaseDetail)
@@ -761,7 +490,7 @@ def record_consent(
     return _act(
         request,
         case_id,
-        actions.record_consent,
+        consent.record_consent,
         body.version,
         remedy_id,
         body.accepted,
@@ -776,7 +505,7 @@ def grant_remedy(
     request: HttpRequest, case_id: int, remedy_id: int, body: VersionIn
 ) -> dict[str, Any]:
     """Only a remedy the customer accepted can be granted."""
-    return _act(request, case_id, actions.grant_remedy, body.version, remedy_id, actor_of(request))
+    return _act(request, case_id, remedies.grant_remedy, body.version, remedy_id, actor_of(request))
 
 
 @router.post("/{case_id}/remedies/{remedy_id}/withdraw", auth=WRITE, response=CaseDetail)
@@ -786,7 +515,7 @@ def withdraw_remedy(
     return _act(
         request,
         case_id,
-        actions.withdraw_remedy,
+        remedies.withdraw_remedy,
         body.version,
         remedy_id,
         body.reason,
@@ -799,7 +528,7 @@ def make_promise(request: HttpRequest, case_id: int, body: PromiseIn) -> dict[st
     return _act(
         request,
         case_id,
-        actions.make_promise,
+        promises.make_promise,
         body.version,
         body.text,
         body.due_at,
@@ -814,7 +543,7 @@ def settle_promise(
     return _act(
         request,
         case_id,
-        actions.settle_promise,
+        promises.settle_promise,
         body.version,
         promise_id,
         body.kept,
@@ -829,7 +558,7 @@ def resolve(request: HttpRequest, case_id: int, body: ResolveIn) -> dict[str, An
     return _act(
         request,
         case_id,
-        actions.resolve,
+        lifecycle.resolve,
         body.version,
         actor_of(request),
         cause=body.cause,
@@ -846,7 +575,7 @@ def close(request: HttpRequest, case_id: int, body: CloseIn) -> dict[str, Any]:
     return _act(
         request,
         case_id,
-        actions.close,
+        lifecycle.close,
         body.version,
         body.basis,
         actor_of(request),
@@ -857,4 +586,4 @@ def close(request: HttpRequest, case_id: int, body: CloseIn) -> dict[str, Any]:
 
 @router.post("/{case_id}/reopen", auth=WRITE, response=CaseDetail)
 def reopen(request: HttpRequest, case_id: int, body: ReopenIn) -> dict[str, Any]:
-    return _act(request, case_id, actions.reopen, body.version, body.reason, actor_of(request))
+    return _act(request, case_id, lifecycle.reopen, body.version, body.reason, actor_of(request))

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from rapport.cases import actions, states
-from rapport.cases.actions import Actor, CaseError
+from rapport.cases import states
+from rapport.cases.actions import Actor, CaseError, consent, lifecycle, notes, opening, remedies
 from rapport.cases.models import Case, CaseMessage
 from rapport.cases.rules import Signal
 
@@ -102,7 +102,7 @@ def load_cases(seed: int = 1, per_state: int = 6, as_of: dt.datetime | None = No
         target = ORDER[i % len(ORDER)]
         start = min(at, as_of - dt.timedelta(days=rng.randint(1, 12)))
         try:
-            case, _created = actions.open_or_attach(signal, Actor.system("demo"), now=start)
+            case, _created = opening.open_or_attach(signal, Actor.system("demo"), now=start)
             opened.append(case.pk)
             _drive(case, target, start, rng)
         except CaseError as exc:
@@ -123,11 +123,11 @@ def _drive(case: Case, target: str, start: dt.datetime, rng: random.Random) -> N
         return
     me = Actor(staff=case.owner)
     clock = iter(start + dt.timedelta(hours=h) for h in range(1, 100))
-    case = actions.acknowledge(case.pk, case.version, me, now=next(clock))
+    case = lifecycle.acknowledge(case.pk, case.version, me, now=next(clock))
     if target == states.ACKNOWLEDGED:
         return
-    case = actions.transition(case.pk, case.version, states.IN_PROGRESS, me, now=next(clock))
-    case = actions.add_note(
+    case = lifecycle.transition(case.pk, case.version, states.IN_PROGRESS, me, now=next(clock))
+    case = notes.add_note(
         case.pk,
         case.version,
         "Called the customer; checking with the workshop.",
@@ -138,7 +138,7 @@ def _drive(case: Case, target: str, start: dt.datetime, rng: random.Random) -> N
         return
     if target == states.AWAITING_CUSTOMER:
         at = next(clock)
-        case = actions.reply(
+        case = notes.reply(
             case.pk,
             case.version,
             me,
@@ -146,10 +146,10 @@ def _drive(case: Case, target: str, start: dt.datetime, rng: random.Random) -> N
             by=at + dt.timedelta(days=2),
             now=at,
         )
-        actions.transition(case.pk, case.version, states.AWAITING_CUSTOMER, me, now=next(clock))
+        lifecycle.transition(case.pk, case.version, states.AWAITING_CUSTOMER, me, now=next(clock))
         return
     if target == states.AWAITING_APPROVAL:
-        actions.propose_remedy(
+        remedies.propose_remedy(
             case.pk,
             case.version,
             me,
@@ -160,7 +160,7 @@ def _drive(case: Case, target: str, start: dt.datetime, rng: random.Random) -> N
             now=next(clock),
         )
         return
-    remedy = actions.propose_remedy(
+    remedy = remedies.propose_remedy(
         case.pk,
         case.version,
         me,
@@ -171,13 +171,13 @@ def _drive(case: Case, target: str, start: dt.datetime, rng: random.Random) -> N
         now=next(clock),
     )
     case.refresh_from_db()
-    actions.offer_remedy(case.pk, case.version, remedy.pk, me, now=next(clock))
+    consent.offer_remedy(case.pk, case.version, remedy.pk, me, now=next(clock))
     case.refresh_from_db()
-    actions.record_consent(case.pk, case.version, remedy.pk, True, "phone", me, now=next(clock))
+    consent.record_consent(case.pk, case.version, remedy.pk, True, "phone", me, now=next(clock))
     case.refresh_from_db()
-    actions.grant_remedy(case.pk, case.version, remedy.pk, me, now=next(clock))
+    remedies.grant_remedy(case.pk, case.version, remedy.pk, me, now=next(clock))
     case.refresh_from_db()
-    case = actions.resolve(
+    case = lifecycle.resolve(
         case.pk,
         case.version,
         me,
@@ -188,7 +188,7 @@ def _drive(case: Case, target: str, start: dt.datetime, rng: random.Random) -> N
         now=next(clock),
     )
     if target == states.CLOSED:
-        actions.close(
+        lifecycle.close(
             case.pk,
             case.version,
             states.CONFIRMED,

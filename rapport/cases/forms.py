@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rapport.cases import business_time, priority, states
 from rapport.cases import rules as rule_logic
-from rapport.cases.actions import CONSENT_CHANNELS
+from rapport.cases.actions.consent import CONSENT_CHANNELS
 from rapport.cases.models import (
     CHURN_CAUSES,
     AuthorityLimit,

@@ -33,8 +33,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rapport.cases import actions, inbound, states
-from rapport.cases.actions import Actor
+from rapport.cases import inbound, states
+from rapport.cases.actions import Actor, lifecycle, opening, record, sla
 from rapport.cases.models import (
     Case,
     CaseMessage,
@@ -289,7 +289,7 @@ def add_to_case(
 ) -> CaseMessage:
     """The customer's mail on the case: an incoming message, in the audit trail; a case waiting
     for the customer goes back to work (its SLA clock resumes). Locks the case."""
-    locked = actions._lock(case.pk, None)
+    locked = record.lock_case(case.pk, None)
     message = CaseMessage.objects.create(
         case=locked,
         direction=CaseMessage.Direction.IN,
@@ -308,13 +308,13 @@ def add_to_case(
         "who": parsed.from_address or _("unknown sender"),
         "subject": parsed.subject or _("(no subject)"),
     }
-    actions._event(locked, EMAIL_ACTOR, "message", now, new="received", note=note)
+    record.record_event(locked, EMAIL_ACTOR, "message", now, new="received", note=note)
     changes: dict = {}
     if locked.state == states.AWAITING_CUSTOMER:
-        changes = actions._with_next_check(
-            locked, actions._state_change(locked, states.IN_PROGRESS, now)
+        changes = sla.with_next_check(
+            locked, lifecycle.state_change(locked, states.IN_PROGRESS, now)
         )
-    actions._save(locked, changes, EMAIL_ACTOR, now, note=_("The customer replied by email."))
+    record.save_changes(locked, changes, EMAIL_ACTOR, now, note=_("The customer replied by email."))
     return message
 
 
@@ -344,7 +344,7 @@ def open_case_for(inbound_id: int, now: dt.datetime | None = None) -> Case | Non
             unit_id=unit.pk if unit else None,
             language=customer.preferred_language,
         )
-        case, _created = actions.open_or_attach(signal, EMAIL_ACTOR, now)
+        case, _created = opening.open_or_attach(signal, EMAIL_ACTOR, now)
         parsed = inbound.ParsedMail(
             message_id=row.message_id,
             in_reply_to=row.in_reply_to,

@@ -1,7 +1,8 @@
 """The customer's side of a remedy offer: the link in the offer message (no login).
 
 The signed token is the only authority. A GET only shows the offer (mail scanners prefetch
-links); the customer's button press (POST) records consent through actions.accept_by_link.
+links); the customer's button press (POST) records consent through
+rapport.cases.actions.consent.accept_by_link.
 """
 
 from __future__ import annotations
@@ -12,22 +13,23 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from rapport.cases import actions, states
+from rapport.cases import states
+from rapport.cases.actions import CaseError, consent
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def accept_offer(request: HttpRequest, token: str) -> HttpResponse:
-    remedy = actions.remedy_for_link(token)
+    remedy = consent.remedy_for_link(token)
     language = remedy.case.customer.preferred_language if remedy else translation.get_language()
     answered = error = None
     if remedy is not None and request.method == "POST":
         choice = request.POST.get("answer")
         if choice in {"accept", "decline"}:
             try:
-                remedy = actions.accept_by_link(token, accepted=choice == "accept")
+                remedy = consent.accept_by_link(token, accepted=choice == "accept")
                 answered = choice
-            except (actions.CaseError, states.IllegalTransition) as exc:
+            except (CaseError, states.IllegalTransition) as exc:
                 error = str(exc)
     with translation.override(language):
         return render(

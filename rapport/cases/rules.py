@@ -1,9 +1,9 @@
 """Case rules: which signals open (or attach to) a case. Plain evaluation, no ORM.
 
 One mechanism for every source: a rule turns an event into a `Signal`, and
-rapport.cases.actions.open_or_attach turns a signal into a case. Survey responses and touchpoints
-are matched here by conditions; [voice] builds signals for negative feedback and calls
-open_or_attach itself (or uses a `feedback` rule with `sentiment_at_most`).
+rapport.cases.actions.opening.open_or_attach turns a signal into a case. Survey responses and
+touchpoints are matched here by conditions; [voice] builds signals for negative feedback and
+calls open_or_attach itself (or uses a `feedback` rule with `sentiment_at_most`).
 
 Conditions, by trigger:
 - response: nps_at_most {max}, csat_at_most {max}, ces_at_most {max}, tier_is {tiers},

@@ -9,7 +9,8 @@ import threading
 
 from django_tasks import task
 
-from rapport.cases import actions, messages
+from rapport.cases import messages
+from rapport.cases.actions import Actor, opening, promises, remedies, sla
 from rapport.cases.rules import Signal
 from rapport.core.scheduler import periodic
 
@@ -22,9 +23,7 @@ def open_cases(signals: list[dict]) -> dict:
     opened = attached = failed = 0
     for data in signals:
         try:
-            _case, created = actions.open_or_attach(
-                Signal.from_dict(data), actions.Actor.system("rule")
-            )
+            _case, created = opening.open_or_attach(Signal.from_dict(data), Actor.system("rule"))
         except Exception:
             log.exception("case signal failed: %s", data)
             failed += 1
@@ -36,11 +35,11 @@ def open_cases(signals: list[dict]) -> dict:
 
 @periodic(seconds=60, name="cases.sweep")
 def sweep(stop: threading.Event) -> None:
-    actions.sweep_sla()
+    sla.sweep_sla()
     if stop.is_set():
         return
-    actions.escalate_overdue_approvals()
-    actions.break_overdue_promises()
+    remedies.escalate_overdue_approvals()
+    promises.break_overdue_promises()
     messages.retry_failed()
 
 

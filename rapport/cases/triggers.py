@@ -229,7 +229,7 @@ def feedback_signal(
     touchpoint_id: int | None = None,
 ) -> Signal | None:
     """For [voice]: the signal an analysed piece of feedback gives under the active feedback
-    rules, or None; pass it to rapport.cases.actions.open_or_attach."""
+    rules, or None; pass it to rapport.cases.actions.opening.open_or_attach."""
     for spec in active_specs(rules.FEEDBACK):
         if rules.feedback_matches(spec, sentiment):
             return Signal(
@@ -258,7 +258,7 @@ def _link_recovery(payloads: Sequence[Mapping[str, Any]]) -> None:
     """Link recovery-survey answers to their case. Runs for every completed response, so it is
     one plain SQL statement (the ORM spent more time compiling this join than the database
     spent running it)."""
-    from rapport.cases.actions import record_recovery_response
+    from rapport.cases.actions.lifecycle import record_recovery_response
     from rapport.cases.models import Case
     from rapport.surveys.models import Response
 

@@ -2,16 +2,24 @@
 
 from django.urls import URLPattern, path
 
-from rapport.cases import views, views_config
+from rapport.cases import (
+    views_approvals,
+    views_board,
+    views_case,
+    views_case_actions,
+    views_config,
+    views_create,
+    views_inbox,
+)
 
 urlpatterns: list[URLPattern] = [
-    path("", views.inbox, name="inbox"),
-    path("new/", views.create, name="create"),
-    path("board/", views.board, name="board"),
-    path("approvals/", views.approvals, name="approvals"),
-    path("approvals/<int:pk>/decide/", views.decide, name="decide"),
-    path("<int:pk>/", views.detail, name="detail"),
-    path("<int:pk>/do/<slug:action>/", views.act, name="act"),
+    path("", views_inbox.inbox, name="inbox"),
+    path("new/", views_create.create, name="create"),
+    path("board/", views_board.board, name="board"),
+    path("approvals/", views_approvals.approvals, name="approvals"),
+    path("approvals/<int:pk>/decide/", views_approvals.decide, name="decide"),
+    path("<int:pk>/", views_case.detail, name="detail"),
+    path("<int:pk>/do/<slug:action>/", views_case_actions.act, name="act"),
     path("settings/", views_config.index, name="config"),
     path("settings/case/", views_config.case_settings, name="config_settings"),
     path("settings/<slug:kind>/", views_config.config_list, name="config_list"),

@@ -30,7 +30,7 @@ from rapport.cases.models import (
     MessageTemplate,
     SlaPolicy,
 )
-from rapport.cases.views import can_configure
+from rapport.cases.views_access import can_configure
 from rapport.core.views import staff_view
 
 

@@ -275,7 +275,7 @@ def _offer_to_case_rules(rows: Sequence[FeedbackItem], now: dt.datetime) -> None
     """Negative feedback at least as severe as the threshold, from a known customer and recent
     enough to act on (an import of last year's reviews opens nothing), goes to the active
     `feedback` case rules (rapport.cases.rules: sentiment_at_most); their signals are handed to
-    the worker, which opens or attaches cases (rapport.cases.actions.open_or_attach)."""
+    the worker, which opens or attaches cases (rapport.cases.actions.opening.open_or_attach)."""
     threshold = case_severity_threshold()
     oldest = now - dt.timedelta(days=settings.RAPPORT_LIVE_EVENT_MAX_AGE_DAYS)
     candidates = [

@@ -9,6 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from rapport.cases import actions
+from rapport.cases.actions import opening
+from rapport.cases.models import Case
 from rapport.cases.rules import Signal
 from rapport.customers.models import Customer
 
@@ -40,13 +42,13 @@ def khh_customer(org):
 
 
 @pytest.fixture
-def open_case(users) -> Callable[..., actions.Case]:
+def open_case(users) -> Callable[..., Case]:
     """open_case(customer, **signal fields) → a case opened at MONDAY by a signal."""
 
     def make(customer: Customer, now: dt.datetime = MONDAY, **fields):
         fields.setdefault("source", "manual")
         fields.setdefault("subject", "Car not ready on time")
-        case, _created = actions.open_or_attach(
+        case, _created = opening.open_or_attach(
             Signal(customer_id=customer.pk, **fields), actions.SYSTEM, now=now
         )
         return case

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from django.test import Client
 
-from rapport.cases import actions
+from rapport.cases.actions import consent, remedies
 from tests.cases.conftest import agent
 from tests.cases.test_authority import working_case
 
 
 def offered(customer, open_case, users):
     case = working_case(customer, open_case, users)
-    remedy = actions.propose_remedy(
+    remedy = remedies.propose_remedy(
         case.pk, case.version, agent(users), kind="voucher", value="800", currency="TWD"
     )
     case.refresh_from_db()
-    actions.offer_remedy(case.pk, case.version, remedy.pk, agent(users))
-    return remedy, f"/cases/accept/{actions.accept_token(remedy)}"
+    consent.offer_remedy(case.pk, case.version, remedy.pk, agent(users))
+    return remedy, f"/cases/accept/{consent.accept_token(remedy)}"
 
 
 def test_get_shows_the_offer_in_the_customers_language_and_changes_nothing(

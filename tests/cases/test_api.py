@@ -120,10 +120,10 @@ def test_api_key_and_analyst(customer, open_case, users):
 
 
 def test_inbox_filters(customer, open_case, users):
-    from rapport.cases import actions
+    from rapport.cases.actions import sla
 
     case = open_case(customer)
-    actions.sweep_sla(now=case.ack_due_at)
+    sla.sweep_sla(now=case.ack_due_at)
     client = login(users["taipei_agent"])
     assert [c["id"] for c in client.get(f"{URL}?breached=true").json()["items"]] == [case.pk]
     assert [c["owner"] for c in client.get(f"{URL}?mine=true").json()["items"]] == ["tpagent"]

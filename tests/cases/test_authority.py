@@ -11,6 +11,7 @@ import pytest
 from django.core import signing
 
 from rapport.cases import actions, states
+from rapport.cases.actions import consent, lifecycle, remedies
 from rapport.cases.models import ApprovalRequest, AuthorityLimit, Case, CaseEvent
 from rapport.integrations.models import WebhookDelivery, WebhookSubscription
 from tests.cases.conftest import MONDAY, agent
@@ -24,12 +25,12 @@ def taipei_mgr(org):
 
 def working_case(customer, open_case, users):
     case = open_case(customer)
-    return actions.acknowledge(case.pk, case.version, agent(users), now=MONDAY)
+    return lifecycle.acknowledge(case.pk, case.version, agent(users), now=MONDAY)
 
 
 def test_within_the_limit_is_approved_at_once(customer, open_case, users):
     case = working_case(customer, open_case, users)
-    remedy = actions.propose_remedy(
+    remedy = remedies.propose_remedy(
         case.pk, case.version, agent(users), kind="voucher", value="500", currency="TWD", now=MONDAY
     )
     assert remedy.status == "approved" and remedy.approved_by == users["taipei_agent"].staff
@@ -40,8 +41,8 @@ def test_within_the_limit_is_approved_at_once(customer, open_case, users):
 def test_a_personal_limit_wins_over_the_role(customer, open_case, users):
     staff = users["taipei_agent"].staff
     AuthorityLimit.objects.create(staff=staff, currency="TWD", max_value=Decimal("100"))
-    assert actions.authority_limit(staff, "TWD") == Decimal("100")
-    assert actions.authority_limit(staff, "EUR") == Decimal("0")
+    assert remedies.authority_limit(staff, "TWD") == Decimal("100")
+    assert remedies.authority_limit(staff, "EUR") == Decimal("0")
 
 
 def test_above_the_limit_goes_up_the_tree_and_escalates_on_timeout(
@@ -49,7 +50,7 @@ def test_above_the_limit_goes_up_the_tree_and_escalates_on_timeout(
 ):
     WebhookSubscription.objects.create(url="https://example.com/h", event_types=["case.escalated"])
     case = working_case(customer, open_case, users)
-    remedy = actions.propose_remedy(
+    remedy = remedies.propose_remedy(
         case.pk,
         case.version,
         agent(users),
@@ -64,9 +65,9 @@ def test_above_the_limit_goes_up_the_tree_and_escalates_on_timeout(
     assert Case.objects.get(pk=case.pk).state == "awaiting_approval"
     assert first.due_at == MONDAY + dt.timedelta(hours=4)  # 240 business minutes
 
-    assert actions.escalate_overdue_approvals(now=first.due_at - dt.timedelta(minutes=1)) == 0
-    assert actions.escalate_overdue_approvals(now=first.due_at) == 1
-    assert actions.escalate_overdue_approvals(now=first.due_at) == 0  # once
+    assert remedies.escalate_overdue_approvals(now=first.due_at - dt.timedelta(minutes=1)) == 0
+    assert remedies.escalate_overdue_approvals(now=first.due_at) == 1
+    assert remedies.escalate_overdue_approvals(now=first.due_at) == 0  # once
     first.refresh_from_db()
     second = ApprovalRequest.objects.exclude(pk=first.pk).get()
     assert first.decision == "escalated"
@@ -77,20 +78,20 @@ def test_above_the_limit_goes_up_the_tree_and_escalates_on_timeout(
     assert types == [("case.escalated", "approval"), ("case.escalated", "approval_overdue")]
 
     with pytest.raises(actions.CaseError, match="asked of"):
-        actions.decide_approval(second.pk, True, "", agent(users), now=second.due_at)
-    actions.decide_approval(
+        remedies.decide_approval(second.pk, True, "", agent(users), now=second.due_at)
+    remedies.decide_approval(
         second.pk, True, "Long-standing customer", actions.Actor(users["north_mgr"].staff)
     )
     remedy.refresh_from_db()
     assert remedy.status == "approved" and remedy.approved_by == users["north_mgr"].staff
     assert Case.objects.get(pk=case.pk).state == "in_progress"
     with pytest.raises(actions.CaseError, match="already decided"):
-        actions.decide_approval(first.pk, True, "", actions.Actor(taipei_mgr))
+        remedies.decide_approval(first.pk, True, "", actions.Actor(taipei_mgr))
 
 
 def test_a_manager_without_enough_authority_is_passed_over(customer, open_case, users, taipei_mgr):
     case = working_case(customer, open_case, users)
-    actions.propose_remedy(
+    remedies.propose_remedy(
         case.pk,
         case.version,
         agent(users),
@@ -105,31 +106,31 @@ def test_a_manager_without_enough_authority_is_passed_over(customer, open_case, 
 
 def test_refusal_needs_a_reason(customer, open_case, users, taipei_mgr):
     case = working_case(customer, open_case, users)
-    actions.propose_remedy(
+    remedies.propose_remedy(
         case.pk, case.version, agent(users), kind="refund", value="12000", currency="TWD"
     )
     request = ApprovalRequest.objects.get()
     with pytest.raises(actions.CaseError, match="reason"):
-        actions.decide_approval(request.pk, False, " ", actions.Actor(taipei_mgr))
-    actions.decide_approval(request.pk, False, "Outside policy", actions.Actor(taipei_mgr))
+        remedies.decide_approval(request.pk, False, " ", actions.Actor(taipei_mgr))
+    remedies.decide_approval(request.pk, False, "Outside policy", actions.Actor(taipei_mgr))
     assert request.remedy.__class__.objects.get(pk=request.remedy_id).status == "refused"
     assert CaseEvent.objects.filter(case=case, kind="approval", note="Outside policy").exists()
 
 
 def test_consent_before_grant(customer, open_case, users):
     case = working_case(customer, open_case, users)
-    remedy = actions.propose_remedy(
+    remedy = remedies.propose_remedy(
         case.pk, case.version, agent(users), kind="voucher", value="800", currency="TWD"
     )
     case.refresh_from_db()
     with pytest.raises(states.IllegalTransition, match="accepted"):
-        actions.grant_remedy(case.pk, case.version, remedy.pk, agent(users))
-    actions.offer_remedy(case.pk, case.version, remedy.pk, agent(users))
+        remedies.grant_remedy(case.pk, case.version, remedy.pk, agent(users))
+    consent.offer_remedy(case.pk, case.version, remedy.pk, agent(users))
     case.refresh_from_db()
     with pytest.raises(states.IllegalTransition, match="accepted"):
-        actions.grant_remedy(case.pk, case.version, remedy.pk, agent(users))
+        remedies.grant_remedy(case.pk, case.version, remedy.pk, agent(users))
     given = MONDAY + dt.timedelta(hours=1)
-    actions.record_consent(
+    consent.record_consent(
         case.pk, case.version, remedy.pk, True, "phone", agent(users), given_at=given
     )
     remedy.refresh_from_db()
@@ -139,22 +140,22 @@ def test_consent_before_grant(customer, open_case, users):
         given,
     )
     case.refresh_from_db()
-    granted = actions.grant_remedy(case.pk, case.version, remedy.pk, agent(users))
+    granted = remedies.grant_remedy(case.pk, case.version, remedy.pk, agent(users))
     assert granted.status == "granted" and granted.granted_by == users["taipei_agent"].staff
 
 
 def test_consent_by_signed_link(customer, open_case, users):
     case = working_case(customer, open_case, users)
-    remedy = actions.propose_remedy(
+    remedy = remedies.propose_remedy(
         case.pk, case.version, agent(users), kind="voucher", value="800", currency="TWD"
     )
     case.refresh_from_db()
-    actions.offer_remedy(case.pk, case.version, remedy.pk, agent(users))
-    token = actions.accept_token(remedy)
+    consent.offer_remedy(case.pk, case.version, remedy.pk, agent(users))
+    token = consent.accept_token(remedy)
     with pytest.raises(actions.CaseError, match="not valid"):
-        actions.accept_by_link(token[:-2] + "xx")
-    accepted = actions.accept_by_link(token)
+        consent.accept_by_link(token[:-2] + "xx")
+    accepted = consent.accept_by_link(token)
     assert accepted.status == "accepted" and accepted.consent_channel == "link"
     with pytest.raises(states.IllegalTransition):
-        actions.accept_by_link(token)  # not twice
-    assert signing.loads(token, salt=actions.ACCEPT_SALT)["r"] == remedy.pk
+        consent.accept_by_link(token)  # not twice
+    assert signing.loads(token, salt=consent.ACCEPT_SALT)["r"] == remedy.pk

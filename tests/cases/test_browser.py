@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rapport.cases import actions as case_actions
+from rapport.cases.actions import consent
 from rapport.cases.models import Case, CaseSettings, Remedy
 from rapport.customers.models import Customer
 from rapport.surveys import actions as survey_actions
@@ -94,7 +94,7 @@ def test_detractor_to_recovered_case(browser, live_server, org, users):
     agent.reload()
     agent.get_by_role("button", name="Offer to the customer").click()
     agent.wait_for_selector("text=Offered")
-    customer_page.goto(f"{live_server.url}/cases/accept/{case_actions.accept_token(remedy)}")
+    customer_page.goto(f"{live_server.url}/cases/accept/{consent.accept_token(remedy)}")
     customer_page.locator("button[value=accept]").click()
     assert Remedy.objects.get(pk=remedy.pk).status == "accepted"
 

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from rapport.cases import actions, digest
+from rapport.cases.actions import lifecycle, promises
 from rapport.cases.models import CaseSettings, DigestLog, Promise
 from rapport.customers.models import Customer
 from rapport.org.models import Staff
@@ -71,14 +72,16 @@ def week(org, users, open_case):
         users[key].save()
     lin = Customer.objects.create(display_name="Lin", email="lin@x.com", home_unit=org["taipei"])
     case = open_case(lin, subject="Brake noise", description="刹车有异音，很危险")
-    actions.acknowledge(case.pk, None, actions.SYSTEM, now=MONDAY + H)
-    kept = actions.make_promise(
+    lifecycle.acknowledge(case.pk, None, actions.SYSTEM, now=MONDAY + H)
+    kept = promises.make_promise(
         case.pk, None, "call back", MONDAY + 5 * H, agent(users), now=MONDAY
     )
-    actions.settle_promise(case.pk, None, kept.pk, True, agent(users), now=MONDAY + 2 * H)
-    actions.make_promise(case.pk, None, "send the report", MONDAY + 3 * H, agent(users), now=MONDAY)
-    actions.break_overdue_promises(now=MONDAY + 4 * H)
-    actions.resolve(
+    promises.settle_promise(case.pk, None, kept.pk, True, agent(users), now=MONDAY + 2 * H)
+    promises.make_promise(
+        case.pk, None, "send the report", MONDAY + 3 * H, agent(users), now=MONDAY
+    )
+    promises.break_overdue_promises(now=MONDAY + 4 * H)
+    lifecycle.resolve(
         case.pk, None, agent(users), cause="core_failure", sub_cause="brake pads",
         fix="Replaced the pads free of charge", reusable=True, now=MONDAY + 6 * H,
     )  # fmt: skip

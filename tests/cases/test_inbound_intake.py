@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from rapport.cases import actions, mail_actions, messages, states
+from rapport.cases.actions import lifecycle
 from rapport.cases.models import Case, CaseMessage, CaseSettings, InboundEmail
 from rapport.core import events
 from rapport.customers.models import Customer
@@ -68,8 +69,8 @@ def recorded(monkeypatch):
 def test_reply_threads_into_its_case_by_in_reply_to(customer, open_case, recorded):
     case = open_case(customer)
     out = sent_message(case)
-    actions.acknowledge(case.pk, None, actions.SYSTEM, now=MONDAY)
-    case = actions.transition(case.pk, None, states.AWAITING_CUSTOMER, actions.SYSTEM, now=MONDAY)
+    lifecycle.acknowledge(case.pk, None, actions.SYSTEM, now=MONDAY)
+    case = lifecycle.transition(case.pk, None, states.AWAITING_CUSTOMER, actions.SYSTEM, now=MONDAY)
     raw = mail(
         subject="Re: " + out.subject,
         body="Yes, Tuesday works.\n\nOn Mon, 3 Mar 2025, Acme wrote:\n> old text",

@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from rapport.cases import actions, knowledge
+from rapport.cases.actions import lifecycle
 from rapport.customers.models import Customer
 
 from .conftest import MONDAY
@@ -26,8 +27,8 @@ def resolved(users, org, open_case):
         )
         case = open_case(customer, subject=subject, now=MONDAY + dt.timedelta(days=days))
         at = MONDAY + dt.timedelta(days=days, hours=2)
-        actions.acknowledge(case.pk, None, actions.SYSTEM, now=at)
-        return actions.resolve(
+        lifecycle.acknowledge(case.pk, None, actions.SYSTEM, now=at)
+        return lifecycle.resolve(
             case.pk,
             None,
             actions.SYSTEM,

@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 from django.core import mail
 
-from rapport.cases import actions
+from rapport.cases import actions, states
+from rapport.cases.actions import lifecycle, notes, ownership
 from rapport.cases.models import Case, CaseEvent, CaseSettings, Promise, Transfer
 from rapport.integrations.models import WebhookDelivery, WebhookSubscription
 from rapport.surveys import actions as survey_actions
@@ -23,14 +24,14 @@ def test_every_change_is_in_the_audit_trail(customer, open_case, users):
     )
     me = agent(users)
     case = open_case(customer)
-    case = actions.acknowledge(case.pk, case.version, me, now=MONDAY + H)
-    case = actions.transition(case.pk, case.version, "in_progress", me, now=MONDAY + H)
-    case = actions.add_note(case.pk, case.version, "Called the workshop", me, now=MONDAY + H)
-    case = actions.reply(
+    case = lifecycle.acknowledge(case.pk, case.version, me, now=MONDAY + H)
+    case = lifecycle.transition(case.pk, case.version, "in_progress", me, now=MONDAY + H)
+    case = notes.add_note(case.pk, case.version, "Called the workshop", me, now=MONDAY + H)
+    case = notes.reply(
         case.pk, case.version, me, what="why the car was late", by=MONDAY + 5 * H, now=MONDAY + H
     )
     assert Promise.objects.get(case=case).due_at == MONDAY + 5 * H
-    case = actions.transfer(
+    case = ownership.transfer(
         case.pk,
         case.version,
         users["khh_agent"].staff,
@@ -39,7 +40,7 @@ def test_every_change_is_in_the_audit_trail(customer, open_case, users):
         now=MONDAY + 2 * H,
     )
     them = agent(users, "khh_agent")
-    case = actions.resolve(
+    case = lifecycle.resolve(
         case.pk,
         case.version,
         them,
@@ -51,8 +52,8 @@ def test_every_change_is_in_the_audit_trail(customer, open_case, users):
         now=MONDAY + 3 * H,
     )
     with pytest.raises(actions.CaseError, match="Wait 7 days"):
-        actions.close(case.pk, case.version, "no_reply", them, now=MONDAY + 4 * H)
-    case = actions.close(
+        lifecycle.close(case.pk, case.version, "no_reply", them, now=MONDAY + 4 * H)
+    case = lifecycle.close(
         case.pk, case.version, "confirmed", them, confirmation_channel="phone", now=MONDAY + 4 * H
     )
     assert case.state == "closed" and case.close_basis == "confirmed"
@@ -97,19 +98,19 @@ def test_closing_sends_the_recovery_survey_and_reopen_needs_a_reason(customer, o
     config.save()
     me = agent(users)
     case = open_case(customer)
-    case = actions.acknowledge(case.pk, case.version, me, now=MONDAY)
-    case = actions.resolve(
+    case = lifecycle.acknowledge(case.pk, case.version, me, now=MONDAY)
+    case = lifecycle.resolve(
         case.pk, case.version, me, cause="price", fix="Explained the invoice", now=MONDAY + H
     )
-    case = actions.close(case.pk, case.version, "no_reply", me, now=MONDAY + 8 * 24 * H)
+    case = lifecycle.close(case.pk, case.version, "no_reply", me, now=MONDAY + 8 * 24 * H)
     invitation = case.recovery_invitation
     assert (
         invitation is not None and invitation.survey == survey and invitation.customer == customer
     )
     assert invitation.reason == f"recovery {case.ref}"
     with pytest.raises(actions.CaseError, match="why"):
-        actions.reopen(case.pk, case.version, "", me)
-    case = actions.reopen(
+        lifecycle.reopen(case.pk, case.version, "", me)
+    case = lifecycle.reopen(
         case.pk, case.version, "Customer called: still wrong", me, now=MONDAY + 200 * H
     )
     assert case.state == "in_progress" and case.reopen_count == 1 and case.resolved_at is None
@@ -118,22 +119,22 @@ def test_closing_sends_the_recovery_survey_and_reopen_needs_a_reason(customer, o
 def test_reopen_refused_when_another_case_is_open(customer, open_case, users):
     me = agent(users)
     case = open_case(customer)
-    case = actions.acknowledge(case.pk, case.version, me, now=MONDAY)
-    case = actions.resolve(case.pk, case.version, me, cause="price", fix="Refund", now=MONDAY)
-    case = actions.close(
+    case = lifecycle.acknowledge(case.pk, case.version, me, now=MONDAY)
+    case = lifecycle.resolve(case.pk, case.version, me, cause="price", fix="Refund", now=MONDAY)
+    case = lifecycle.close(
         case.pk, case.version, "confirmed", me, confirmation_channel="email", now=MONDAY
     )
     newer = open_case(customer)
     with pytest.raises(actions.CaseError, match=newer.ref):
-        actions.reopen(case.pk, case.version, "again", me)
+        lifecycle.reopen(case.pk, case.version, "again", me)
     assert Case.objects.get(pk=case.pk).state == "closed"
 
 
 def test_stale_version_is_a_conflict_and_changes_nothing(customer, open_case, users):
     case = open_case(customer)
-    actions.acknowledge(case.pk, case.version, agent(users), now=MONDAY)
+    lifecycle.acknowledge(case.pk, case.version, agent(users), now=MONDAY)
     with pytest.raises(actions.Conflict, match="version 1.*version 2"):
-        actions.add_note(case.pk, case.version, "late note", agent(users, "admin"))
+        notes.add_note(case.pk, case.version, "late note", agent(users, "admin"))
     assert not CaseEvent.objects.filter(case=case, kind="note").exists()
 
 
@@ -147,8 +148,8 @@ def test_consent_respected_for_service_messages(customer, open_case, users):
 
 def test_illegal_transition_says_why(customer, open_case, users):
     case = open_case(customer)
-    with pytest.raises(actions.states.IllegalTransition, match="from New to In progress"):
-        actions.transition(case.pk, case.version, "in_progress", agent(users))
+    with pytest.raises(states.IllegalTransition, match="from New to In progress"):
+        lifecycle.transition(case.pk, case.version, "in_progress", agent(users))
 
 
 def test_a_recovery_survey_sent_before_closing_is_not_sent_again(customer, open_case, users):
@@ -160,10 +161,10 @@ def test_a_recovery_survey_sent_before_closing_is_not_sent_again(customer, open_
     config.save()
     me = agent(users)
     case = open_case(customer)
-    case = actions.acknowledge(case.pk, case.version, me, now=MONDAY)
-    case = actions.resolve(case.pk, case.version, me, cause="price", fix="Refund", now=MONDAY + H)
-    case = actions.send_recovery_survey(case.pk, case.version, me, now=MONDAY + 2 * H)
+    case = lifecycle.acknowledge(case.pk, case.version, me, now=MONDAY)
+    case = lifecycle.resolve(case.pk, case.version, me, cause="price", fix="Refund", now=MONDAY + H)
+    case = lifecycle.send_recovery_survey(case.pk, case.version, me, now=MONDAY + 2 * H)
     first = case.recovery_invitation
-    case = actions.close(case.pk, case.version, "no_reply", me, now=MONDAY + 8 * 24 * H)
+    case = lifecycle.close(case.pk, case.version, "no_reply", me, now=MONDAY + 8 * 24 * H)
     assert case.recovery_invitation == first
     assert Invitation.objects.filter(survey=survey, customer=customer).count() == 1

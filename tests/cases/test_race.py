@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import connections
 
-from rapport.cases import actions
+from rapport.cases.actions import opening
 from rapport.cases.models import Case, CaseEvent
 from rapport.cases.rules import Signal
 
@@ -21,7 +21,7 @@ def test_racing_signals_open_one_case(customer, users):
     def signal(n: int) -> None:
         try:
             barrier.wait()
-            _case, created = actions.open_or_attach(
+            _case, created = opening.open_or_attach(
                 Signal(customer_id=customer.pk, source="complaint", subject=f"signal {n}")
             )
             results.append(created)

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rapport.cases import actions, reports
+from rapport.cases.actions import lifecycle, ownership, remedies, sla
 from rapport.cases.models import ApprovalRequest, Case
 from rapport.customers.models import Customer
 from rapport.surveys import actions as survey_actions
@@ -38,11 +39,11 @@ def history(org, users, open_case):
     C: Kaohsiung, opened a day later, never acknowledged: its targets run out."""
     system = actions.SYSTEM
     a = open_case(person(org, "a"))
-    actions.acknowledge(a.pk, None, system, now=MONDAY + H)
-    actions.resolve(a.pk, None, system, cause="core_failure", fix="fixed", now=MONDAY + 5 * H)
+    lifecycle.acknowledge(a.pk, None, system, now=MONDAY + H)
+    lifecycle.resolve(a.pk, None, system, cause="core_failure", fix="fixed", now=MONDAY + 5 * H)
     b = open_case(person(org, "b"))
-    actions.acknowledge(b.pk, None, system, now=MONDAY + 3 * H)
-    actions.transfer(
+    lifecycle.acknowledge(b.pk, None, system, now=MONDAY + 3 * H)
+    ownership.transfer(
         b.pk,
         None,
         users["khh_agent"].staff,
@@ -50,9 +51,9 @@ def history(org, users, open_case):
         agent(users),
         now=MONDAY + 4 * H,
     )
-    actions.resolve(b.pk, None, system, cause="price", fix="voucher", now=MONDAY + 10 * H)
+    lifecycle.resolve(b.pk, None, system, cause="price", fix="voucher", now=MONDAY + 10 * H)
     c = open_case(person(org, "c", "kaohsiung"), now=MONDAY + 24 * H)
-    actions.sweep_sla(now=MONDAY + 96 * H)
+    sla.sweep_sla(now=MONDAY + 96 * H)
     return {"a": a, "b": b, "c": c}
 
 
@@ -109,13 +110,13 @@ def test_scope_limits_every_table(history, org):
 
 def test_approval_turnaround(org, users, open_case):
     case = open_case(person(org, "e"))
-    actions.acknowledge(case.pk, None, actions.SYSTEM, now=MONDAY)
-    actions.propose_remedy(
+    lifecycle.acknowledge(case.pk, None, actions.SYSTEM, now=MONDAY)
+    remedies.propose_remedy(
         case.pk, None, agent(users), kind="refund", value=Decimal("9000"), currency="TWD",
         now=MONDAY + H,
     )  # fmt: skip
     request = ApprovalRequest.objects.get()
-    actions.decide_approval(
+    remedies.decide_approval(
         request.pk, True, "ok", actions.Actor(staff=request.approver), now=MONDAY + 3 * H
     )
     rows = {r[0]: r[1:] for r in table("approvals").rows}

@@ -92,6 +92,7 @@ def test_recovery_answer_is_linked_on_the_response_path(customer, open_case, use
     import datetime as dt
 
     from rapport.cases import actions
+    from rapport.cases.actions import lifecycle
     from rapport.cases.models import Case, CaseSettings
     from rapport.surveys import actions as survey_actions
     from rapport.surveys.models import Response
@@ -103,9 +104,9 @@ def test_recovery_answer_is_linked_on_the_response_path(customer, open_case, use
     config.recovery_survey = survey
     config.save()
     case = open_case(customer)
-    actions.acknowledge(case.pk, None, actions.SYSTEM, now=MONDAY)
-    actions.resolve(case.pk, None, actions.SYSTEM, cause="price", fix="explained", now=MONDAY)
-    case = actions.close(
+    lifecycle.acknowledge(case.pk, None, actions.SYSTEM, now=MONDAY)
+    lifecycle.resolve(case.pk, None, actions.SYSTEM, cause="price", fix="explained", now=MONDAY)
+    case = lifecycle.close(
         case.pk, None, "no_reply", actions.SYSTEM, now=MONDAY + dt.timedelta(days=9)
     )
     answer = Response.objects.create(

@@ -9,7 +9,7 @@ import threading
 import pytest
 from django.db import connections
 
-from rapport.cases import actions
+from rapport.cases.actions import lifecycle, promises, sla
 from rapport.cases.models import BusinessCalendar, Case, CaseEvent
 from rapport.integrations.models import WebhookDelivery, WebhookSubscription
 from tests.cases.conftest import MONDAY, agent
@@ -58,20 +58,20 @@ def test_unit_calendar_with_holidays(customer, open_case, org):
 
 def test_pause_while_awaiting_customer_moves_the_clocks(customer, open_case, users):
     case = open_case(customer)
-    case = actions.acknowledge(case.pk, case.version, agent(users), now=MONDAY + H)
+    case = lifecycle.acknowledge(case.pk, case.version, agent(users), now=MONDAY + H)
     due = case.resolve_due_at
-    case = actions.transition(
+    case = lifecycle.transition(
         case.pk, case.version, "awaiting_customer", agent(users), now=MONDAY + 2 * H
     )
     assert case.sla_next_at is None
-    assert actions.sweep_sla(now=due + 100 * H) == {"warnings": 0, "breaches": 0}
+    assert sla.sweep_sla(now=due + 100 * H) == {"warnings": 0, "breaches": 0}
     # Waited Monday 12:00 → Tuesday 12:00: nine business hours.
-    case = actions.transition(
+    case = lifecycle.transition(
         case.pk, case.version, "in_progress", agent(users), now=MONDAY + 26 * H
     )
     assert case.paused_minutes == 9 * 60
     assert case.resolve_due_at == due + 24 * H
-    assert [c["state"] for c in actions.clock_status(case, MONDAY + 26 * H)] == [
+    assert [c["state"] for c in sla.clock_status(case, MONDAY + 26 * H)] == [
         "met",
         "running",
         "running",
@@ -87,13 +87,13 @@ def hook(db):
 
 def test_warning_then_breach_escalates_to_the_manager_once(customer, open_case, users, hook):
     case = open_case(customer)
-    warn = actions.sweep_sla(now=case.ack_warn_at)
+    warn = sla.sweep_sla(now=case.ack_warn_at)
     assert warn == {"warnings": 1, "breaches": 0}
-    assert actions.sweep_sla(now=case.ack_warn_at) == {"warnings": 0, "breaches": 0}
-    breach = actions.sweep_sla(now=case.ack_due_at)
+    assert sla.sweep_sla(now=case.ack_warn_at) == {"warnings": 0, "breaches": 0}
+    breach = sla.sweep_sla(now=case.ack_due_at)
     assert breach == {"warnings": 0, "breaches": 1}
     # A restarted worker runs the job again: nothing more happens.
-    assert actions.sweep_sla(now=case.ack_due_at + H) == {"warnings": 0, "breaches": 0}
+    assert sla.sweep_sla(now=case.ack_due_at + H) == {"warnings": 0, "breaches": 0}
     kinds = list(CaseEvent.objects.filter(case=case).values_list("kind", flat=True))
     assert kinds.count("sla_warning") == 1 and kinds.count("sla_breach") == 1
     escalated = CaseEvent.objects.get(case=case, kind="escalated")
@@ -113,13 +113,13 @@ def test_a_crash_before_commit_loses_nothing(customer, open_case, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("worker died")
 
-    monkeypatch.setattr(actions, "_breach", crash)
+    monkeypatch.setattr(sla, "_breach", crash)
     with pytest.raises(RuntimeError):
-        actions.sweep_sla(now=case.ack_due_at)
+        sla.sweep_sla(now=case.ack_due_at)
     case.refresh_from_db()
     assert case.ack_breached_at is None  # rolled back with the work
     monkeypatch.undo()
-    assert actions.sweep_sla(now=case.ack_due_at)["breaches"] == 1
+    assert sla.sweep_sla(now=case.ack_due_at)["breaches"] == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -131,7 +131,7 @@ def test_two_workers_escalate_once(customer, open_case, hook):
     def run() -> None:
         try:
             barrier.wait()
-            found.append(actions.sweep_sla(now=case.ack_due_at))
+            found.append(sla.sweep_sla(now=case.ack_due_at))
         finally:
             connections.close_all()
 
@@ -147,8 +147,8 @@ def test_two_workers_escalate_once(customer, open_case, hook):
 
 def test_resolved_cases_are_not_swept(customer, open_case, users):
     case = open_case(customer)
-    case = actions.acknowledge(case.pk, case.version, agent(users), now=MONDAY)
-    case = actions.resolve(
+    case = lifecycle.acknowledge(case.pk, case.version, agent(users), now=MONDAY)
+    case = lifecycle.resolve(
         case.pk,
         case.version,
         agent(users),
@@ -157,16 +157,16 @@ def test_resolved_cases_are_not_swept(customer, open_case, users):
         now=MONDAY + H,
     )
     assert Case.objects.get(pk=case.pk).sla_next_at is None
-    assert actions.sweep_sla(now=MONDAY + 1000 * H) == {"warnings": 0, "breaches": 0}
+    assert sla.sweep_sla(now=MONDAY + 1000 * H) == {"warnings": 0, "breaches": 0}
 
 
 def test_overdue_promises_count_as_broken(customer, open_case, users):
     case = open_case(customer)
-    promise = actions.make_promise(
+    promise = promises.make_promise(
         case.pk, case.version, "Call back", MONDAY + 2 * H, agent(users), now=MONDAY
     )
-    assert actions.break_overdue_promises(now=MONDAY + H) == 0
-    assert actions.break_overdue_promises(now=MONDAY + 2 * H) == 1
-    assert actions.break_overdue_promises(now=MONDAY + 3 * H) == 0
+    assert promises.break_overdue_promises(now=MONDAY + H) == 0
+    assert promises.break_overdue_promises(now=MONDAY + 2 * H) == 1
+    assert promises.break_overdue_promises(now=MONDAY + 3 * H) == 0
     promise.refresh_from_db()
     assert promise.state == "broken"

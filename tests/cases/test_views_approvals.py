@@ -1,12 +1,12 @@
 """The approval queue: what waits for me (and my units), decided with a reason through
-actions.decide_approval; scoped like every case page."""
+remedies.decide_approval; scoped like every case page."""
 
 from __future__ import annotations
 
 import pytest
 from django.urls import reverse
 
-from rapport.cases import actions
+from rapport.cases.actions import lifecycle, remedies
 from rapport.cases.models import ApprovalRequest, Case, Remedy
 from tests.cases.conftest import agent
 from tests.conftest import make_user
@@ -19,8 +19,8 @@ def pending(customer, open_case, users, org):
     make_user("tpmgr", org["taipei"], "unit_manager")
     me = agent(users)
     case = open_case(customer, staff_id=me.staff.pk)
-    case = actions.acknowledge(case.pk, case.version, me)
-    remedy = actions.propose_remedy(
+    case = lifecycle.acknowledge(case.pk, case.version, me)
+    remedy = remedies.propose_remedy(
         case.pk, case.version, me, kind="refund", value=9000, currency="TWD"
     )
     return ApprovalRequest.objects.get(remedy=remedy)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from rapport.cases import actions
+from rapport.cases.actions import ownership
 from tests.cases.test_views_inbox import make_cases
 from tests.conftest import make_user
 
@@ -21,7 +22,7 @@ def test_board_counts_and_people(client, users, customer, org, django_assert_max
     make_cases(customer, agent, 1, start=5, resolve_breached_at=timezone.now())
     make_cases(customer, agent, 1, start=6, state="closed")
     case = make_cases(customer, agent, 1, start=7)[0]
-    actions.transfer(
+    ownership.transfer(
         case.pk, case.version, colleague, "Knows the model", actions.Actor(staff=agent)
     )
     client.force_login(users["north_mgr"])

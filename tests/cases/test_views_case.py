@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rapport.cases import actions
+from rapport.cases.actions import lifecycle, notes, promises, remedies
 from rapport.cases.models import AuthorityLimit, Case, CaseEvent, Promise, Remedy, Transfer
 from rapport.org.models import Staff
 from tests.cases.conftest import agent
@@ -100,7 +101,7 @@ def test_stale_version_is_a_conflict_and_overwrites_nothing(client, users, case)
     client.force_login(users["taipei_agent"])
     seen = case.version
     # Someone else acknowledges first.
-    actions.acknowledge(case.pk, seen, actions.Actor(staff=users["north_mgr"].staff))
+    lifecycle.acknowledge(case.pk, seen, actions.Actor(staff=users["north_mgr"].staff))
     before = Case.objects.get(pk=case.pk)
     response = post(client, case, "note", version=seen, text="My late note")
     assert response.status_code == 409
@@ -269,8 +270,8 @@ def test_staff_cannot_be_in_two_places():
 def test_reusable_resolutions_are_suggested(client, users, customer, khh_customer, open_case):
     me = agent(users)
     done = open_case(customer, staff_id=me.staff.pk, subject="Brake noise after service")
-    done = actions.acknowledge(done.pk, done.version, me)
-    actions.resolve(
+    done = lifecycle.acknowledge(done.pk, done.version, me)
+    lifecycle.resolve(
         done.pk, done.version, me, cause="core_failure", fix="Re-seated the pads", reusable=True
     )
     fresh = open_case(khh_customer, staff_id=users["khh_agent"].staff.pk, subject="Brake noise")
@@ -286,19 +287,19 @@ def test_case_page_query_count_does_not_grow(client, users, case):
 
     me = agent(users)
     client.force_login(users["taipei_agent"])
-    actions.acknowledge(case.pk, case.version, me)
+    lifecycle.acknowledge(case.pk, case.version, me)
 
     def add(n: int) -> None:
         def version() -> int:
             return Case.objects.get(pk=case.pk).version
 
         for i in range(n):
-            actions.propose_remedy(
+            remedies.propose_remedy(
                 case.pk, version(), me, kind="voucher", value=10 + i, currency="TWD"
             )
-            actions.add_note(case.pk, version(), f"note {i}", me)
+            notes.add_note(case.pk, version(), f"note {i}", me)
             due = timezone.now() + dt.timedelta(days=1)
-            actions.make_promise(case.pk, version(), f"promise {i}", due, me)
+            promises.make_promise(case.pk, version(), f"promise {i}", due, me)
 
     add(1)
     client.get(url(case))  # warm the session and permission caches

@@ -1,5 +1,5 @@
 """Opening a case by hand: find the customer, describe the case; it goes through
-actions.create_case (one open case per customer and topic)."""
+opening.create_case (one open case per customer and topic)."""
 
 from __future__ import annotations
 
