@@ -17,8 +17,10 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import holidays as holidays_lib
+if TYPE_CHECKING:
+    import holidays as holidays_lib
 
 UTC = dt.UTC
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -37,7 +39,12 @@ class CalendarError(ValueError):
 
 @lru_cache(maxsize=64)
 def country_holidays(country: str, subdivision: str = "") -> holidays_lib.HolidayBase:
-    """The public holidays of a country (years are filled in lazily as they are asked for)."""
+    """The public holidays of a country (years are filled in lazily as they are asked for).
+
+    `holidays` is imported here, not at the top: it costs every process that starts Django
+    (an import, the worker) a noticeable part of its start-up, and few of them need it."""
+    import holidays as holidays_lib
+
     try:
         return holidays_lib.country_holidays(country, subdiv=subdivision or None)
     except NotImplementedError as exc:
@@ -45,6 +52,8 @@ def country_holidays(country: str, subdivision: str = "") -> holidays_lib.Holida
 
 
 def supported_countries() -> list[str]:
+    import holidays as holidays_lib
+
     return sorted(holidays_lib.list_supported_countries())
 
 

@@ -10,11 +10,21 @@ the WAL database keep seeing the committed table with its indexes until the comm
 indexes stay, because `ON CONFLICT DO NOTHING` (a re-run of the same file) needs them.
 
 Plain DB-API: no ORM, so batch jobs and the import share it.
+
+Building an index sorts the whole table. SQLite's sorter keeps about a page cache's worth in
+memory and spills the rest to temporary files, which Rapport's connections keep in memory
+(`temp_store=MEMORY`, for the pages' small sorts): a 5M-row rebuild would hold every index
+entry in the process. So a big load sorts on disk (`sorting_on_disk`), i.e. in the OS's file
+cache, not in the importing process.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
+
+from django.db import connection
 
 # Below this many incoming rows the rebuild's fixed cost is not worth it.
 MIN_ROWS = 20_000
@@ -62,3 +72,24 @@ def create_indexes(cursor: Any, statements: list[str]) -> None:
 
 def _is_unique(sql: str) -> bool:
     return sql.lstrip()[:13].upper().replace("  ", " ").startswith("CREATE UNIQUE")
+
+
+@contextlib.contextmanager
+def sorting_on_disk(incoming: int) -> Iterator[None]:
+    """SQLite temporary files on disk while a load of `incoming` rows may rebuild indexes (see
+    the module's docstring); memory again after. Set outside any transaction: SQLite refuses
+    to change it inside one."""
+    change = (
+        incoming >= MIN_ROWS and connection.vendor == "sqlite" and not connection.in_atomic_block
+    )
+    if not change:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA temp_store = FILE")
+    try:
+        yield
+    finally:
+        if not connection.in_atomic_block:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA temp_store = MEMORY")

@@ -130,10 +130,11 @@ def ingest_touchpoints(
     # reader thread; for in-process handlers only the live records carry them (see parse).
     writer.packed = parallel and (not writer.detailed or writer.live_after is not None)
     parallel = writer.packed
-    return run_batches(
-        records, mode, writer.tally, writer.process, progress, writer.prepare, writer.parse,
-        parallel, writer.finish,
-    )  # fmt: skip
+    with bulkload.sorting_on_disk(expected_rows or 0):
+        return run_batches(
+            records, mode, writer.tally, writer.process, progress, writer.prepare, writer.parse,
+            parallel, writer.finish,
+        )  # fmt: skip
 
 
 # A parsed record: (index, record, canonical values, the row's columns after the first three),
