@@ -31,6 +31,9 @@ MIN_ROWS = 20_000
 # A touchpoint CSV row is about 90–150 bytes; guessing few bytes a row means guessing many rows,
 # so this errs towards rebuilding, which costs at most a sort of the table once.
 BYTES_PER_ROW_GUESS = 100
+# The page cache while indexes are built (negative: KiB), which bounds the sorter's memory; an
+# index of a few hundred thousand rows still sorts in memory in one pass.
+SORT_CACHE_KIB = -16384
 
 
 def worth_rebuilding(incoming: int, existing: int) -> bool:
@@ -66,8 +69,17 @@ def drop_secondary_indexes(cursor: Any, table: str) -> list[str]:
 
 
 def create_indexes(cursor: Any, statements: list[str]) -> None:
-    for sql in statements:
-        cursor.execute(sql)
+    """Run the CREATE INDEX statements `drop_secondary_indexes` returned, with a small page
+    cache: SQLite's sorter holds up to a page cache's worth of entries in memory before it
+    spills to temporary files, and the pages the insert cached are not needed any more."""
+    cursor.execute("PRAGMA cache_size")
+    (before,) = cursor.fetchone()
+    cursor.execute(f"PRAGMA cache_size = {SORT_CACHE_KIB}")
+    try:
+        for sql in statements:
+            cursor.execute(sql)
+    finally:
+        cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 def _is_unique(sql: str) -> bool:

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from rapport.core.ingestion import ERROR_KEY, LINE_KEY, Block
 
 SAMPLE = 1 << 20  # bytes checked for the encoding before the import starts
-BLOCK_CHARS = 4 << 20  # characters of CSV read at once into a Block (about 40,000 rows)
+BLOCK_CHARS = 2 << 20  # characters of CSV read at once into a Block (about 20,000 rows)
 GZIP_MAGIC = b"\x1f\x8b"
 IGNORED_COLUMNS = (LINE_KEY, ERROR_KEY)  # a rejects file, once fixed, imports as it is
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
