@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:  # imported where used: every process that starts Django loads this module
+    import numpy as np
 
 MERGED = "merged"
 CONSENT = "consent"
@@ -96,6 +98,8 @@ def send_time_rule(*, merged: bool, opted_out: bool, has_address: bool) -> str |
 def suppression_codes(size: int, masks: Mapping[str, np.ndarray]) -> np.ndarray:
     """Per customer: 0 when allowed, else 1 + the index in RULE_ORDER of the first rule that
     forbids (masks: rule → boolean array, True where the rule forbids)."""
+    import numpy as np
+
     codes = np.zeros(size, dtype=np.int8)
     for index in range(len(RULE_ORDER) - 1, -1, -1):  # the earliest rule is written last, wins
         mask = masks.get(RULE_ORDER[index])
@@ -106,6 +110,8 @@ def suppression_codes(size: int, masks: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def counts_by_rule(codes: np.ndarray) -> dict[str, int]:
     """{rule: number suppressed by it} for the codes of `suppression_codes` (zeros left out)."""
+    import numpy as np
+
     found = np.bincount(codes.astype(np.int64), minlength=len(RULE_ORDER) + 1)
     return {rule: int(found[i + 1]) for i, rule in enumerate(RULE_ORDER) if found[i + 1]}
 
