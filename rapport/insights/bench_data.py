@@ -7,9 +7,10 @@ touchpoints (service visits on their own cadence, a purchase, monthly instalment
 of them, loyalty-card activity, web visits, a referral for one in ten) and a completed survey
 response for about one in three (NPS, CSAT, CSI items, engagement tiers), over three years.
 
-Run as a child process (`python -m rapport.insights.bench_data generate|full|incremental N`)
-with RAPPORT_VAR_DIR set to a fresh directory, so that the peak memory it reports (ru_maxrss) is
-the recompute's own.
+Run as a child process (`python -m rapport.insights.bench_data generate|reset|scan|full|
+incremental N`) with RAPPORT_VAR_DIR set to the base's directory (fresh, or kept with `rapport
+bench insights --data-dir DIR`), so that the peak memory it reports (ru_maxrss) is the
+recompute's own.
 """
 
 from __future__ import annotations
@@ -243,6 +244,18 @@ def _responses(
     ).with_columns(completed)
 
 
+def remove_added_touchpoints(seed: int = 2) -> int:
+    """Take out the touchpoints add_touchpoints(seed) wrote (external ids N{seed}-…), so that a
+    kept base can be timed again."""
+    from rapport.touchpoints.models import Touchpoint
+
+    prefix = f"N{seed}-"
+    added = Touchpoint.objects.filter(
+        external_id__gte=prefix, external_id__lt=prefix[:-1] + chr(ord("-") + 1)
+    )
+    return added.delete()[0]
+
+
 def add_touchpoints(count: int, seed: int = 2) -> None:
     """`count` new service visits for random customers, recorded now."""
     from rapport.customers.models import Customer
@@ -295,6 +308,8 @@ def timed(what: str, customers: int) -> dict[str, Any]:
         started = time.perf_counter()
         counts = generate(customers)
         return {**counts, "seconds": time.perf_counter() - started}
+    if what == "reset":
+        return {"removed": remove_added_touchpoints()}
     if what == "scan":  # the floor: read every touchpoint's amount once
         started = time.perf_counter()
         with connection.cursor() as cursor:

@@ -9,7 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from rapport.customers.models import AttributeDefinition
-from rapport.insights import economics, queries
+from rapport.insights import economics, queries, segmentation
 from rapport.insights.models import CompetitorBenchmark, CustomerInsight
 from rapport.org.models import OrgUnit
 from rapport.surveys import scoring
@@ -168,13 +168,13 @@ class SegmentForm(forms.Form):
             self.add_error("model_year_to", _("The last model year comes before the first."))
         return data
 
-    def segment(self) -> queries.SegmentFilter:
+    def segment(self) -> segmentation.SegmentFilter:
         """The filter of a valid form (call is_valid first); invalid fields count as unset."""
         d = self.cleaned_data if hasattr(self, "cleaned_data") else {}
         unit = None
         if d.get("unit"):
             unit = OrgUnit.objects.filter(pk=d["unit"], path__startswith=self.user_path).first()
-        flt = queries.SegmentFilter(
+        flt = segmentation.SegmentFilter(
             unit=unit,
             cell=d.get("cell") or "",
             retention=d.get("retention") or "",

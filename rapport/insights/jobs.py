@@ -41,9 +41,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from rapport.insights import drivers, economics, facts, frames, summaries
+from rapport.insights import drivers, economics, facts, frames, loads, summaries
 from rapport.insights.advocates import first_referrals, referral_share
 from rapport.insights.models import (
+    CustomerAttributeValue,
     CustomerInsight,
     DriverResult,
     InsightFigure,
@@ -97,14 +98,14 @@ def _inputs(
         money=money,
         touchpoints=touchpoints.select(
             "customer",
-            frames.local_day(pl.col("ts"), tz).alias("day"),
+            loads.local_day(pl.col("ts"), tz).alias("day"),
             "kind",
             "amount",
             "margin",
         ),
         responses=responses,
         referrals=referrals.select(
-            "customer", frames.local_day(pl.col("ts"), tz).alias("day"), "referred"
+            "customer", loads.local_day(pl.col("ts"), tz).alias("day"), "referred"
         ).filter(pl.col("day") <= _as_of_day(as_of)),
         as_of_day=_as_of_day(as_of),
         default_margin_rate=default_margin_rate(),
@@ -155,23 +156,25 @@ def recompute_all(
         if previous is None:
             raise ValueError("refit=False needs a previous full run to take the calibration from")
         calibration = facts.Calibration.from_dict(previous.calibration)
-    touchpoint_mark = frames.max_id(Touchpoint)
-    response_mark = frames.max_id(Response)
+    touchpoint_mark = loads.max_id(Touchpoint)
+    response_mark = loads.max_id(Response)
     loaded = _load_in_parallel(
         {
-            "touchpoints": lambda: frames.load_touchpoints_and_money(
+            "touchpoints": lambda: loads.load_touchpoints_and_money(
                 LOADED_KINDS, default_margin_rate(), _day_end(as_of)
             ),
-            "customers": frames.load_customers,
-            "responses": frames.load_responses,
-            "referrals": frames.load_referrals,
-            "units": frames.load_units,
+            "customers": loads.load_customers,
+            "attributes": loads.load_attribute_values,
+            "responses": loads.load_responses,
+            "referrals": loads.load_referrals,
+            "units": loads.load_units,
         }
     )
     clock.lap("load")
     customers, (touchpoints, money) = loaded.pop("customers"), loaded.pop("touchpoints")
     responses = _counted(loaded.pop("responses"), response_mark, _cutoff(started))
     referrals, units = loaded.pop("referrals"), loaded.pop("units")
+    attributes = loaded.pop("attributes")
     inputs = _inputs(customers, touchpoints, money, responses, referrals, as_of)
     del touchpoints  # the last reference: _inputs keeps only local days
     customer_facts, calibration = facts.customer_facts(inputs, calibration)
@@ -191,7 +194,9 @@ def recompute_all(
     matrix = summaries.matrix_rows(groups, units)
     current = summaries.current_mix_cells(matrix, as_of.astimezone(tz).date())
     scores = summaries.score_rows(pl.concat([cells.select(current.columns), current]))
-    segment_rows = summaries.segment_rows(insight)
+    segment_rows = summaries.segment_rows(insight, attributes)
+    attribute_rows = summaries.attribute_value_rows(attributes, insight)
+    del attributes
     clock.lap("summaries")
     driver_rows = _driver_rows(responses, tz)
     clock.lap("drivers")
@@ -204,6 +209,7 @@ def recompute_all(
         frames.replace_all(ScoreSummary, scores)
         frames.replace_all(MatrixSummary, matrix)
         frames.replace_all(SegmentSummary, segment_rows)
+        frames.replace_all(CustomerAttributeValue, attribute_rows)
         frames.replace_all(DriverResult, driver_rows)
         for key, value in figures.items():
             InsightFigure.objects.update_or_create(
@@ -276,12 +282,10 @@ def recompute_incremental(
     as_of = as_of or started
     clock = _Clock()
     calibration = facts.Calibration.from_dict(previous.calibration)
-    response_mark = frames.max_id(Response)
+    response_mark = loads.max_id(Response)
     previous_cut, cut = _cutoff(previous.started_at), _cutoff(started)
-    changed, touchpoint_mark = frames.customers_with_touchpoints_after(
-        previous.touchpoint_watermark
-    )
-    new_responses = frames.responses_after(
+    changed, touchpoint_mark = loads.customers_with_touchpoints_after(previous.touchpoint_watermark)
+    new_responses = loads.responses_after(
         previous.response_watermark, dt.datetime.fromtimestamp(previous_cut, dt.UTC)
     ).filter(
         ((pl.col("id") > previous.response_watermark) | (pl.col("ts") >= previous_cut))
@@ -290,27 +294,33 @@ def recompute_incremental(
     )
     parts = [changed.cast(pl.Int64), new_responses["customer"].drop_nulls().cast(pl.Int64)]
     if since is not None:  # also whoever has anything recorded or completed since then
-        parts.append(frames.customers_with_touchpoints_created_since(since).cast(pl.Int64))
-        parts.append(frames.load_responses(since=since)["customer"].drop_nulls().cast(pl.Int64))
+        parts.append(loads.customers_with_touchpoints_created_since(since).cast(pl.Int64))
+        parts.append(loads.load_responses(since=since)["customer"].drop_nulls().cast(pl.Int64))
     changed = pl.concat(parts).unique()
-    referrals = frames.load_referrals()
+    referrals = loads.load_referrals()
     affected = _with_referral_partners(changed, referrals)
     clock.lap("find_changed")
 
     ids = affected.to_list()
-    customers = frames.load_customer_ids(ids)
-    touchpoints, money = frames.load_touchpoints_and_money_of(
+    customers = loads.load_customer_ids(ids)
+    touchpoints, money = loads.load_touchpoints_and_money_of(
         ids, LOADED_KINDS, default_margin_rate(), _day_end(as_of)
     )
-    of_affected = frames.load_responses_of(ids)
+    of_affected = loads.load_responses_of(ids)
     before = _counted(of_affected, previous.response_watermark, previous_cut)
     responses = _counted(of_affected, response_mark, cut)
-    old = frames.load_insight_segments(ids)
+    old = loads.load_insight_segments(ids)
     # One read of the changed customers' stored facts serves both the matrix and the segments.
-    stored_facts = frames.load_insight_segment_rows(ids)
+    stored_facts = loads.load_insight_segment_rows(ids)
     old_groups = stored_facts.rename({"home_unit_id": "home_unit"})
-    old_segment_rows = summaries.segment_rows(stored_facts)
-    partner_values = frames.load_insight_values(
+    # Attribute slices: the values each customer was counted under, out; their values now, in —
+    # for the values the last full run gave rows (summarized), so both runs write the same rows.
+    summarized = loads.load_summarized_values()
+    old_segment_rows = summaries.segment_rows(
+        stored_facts, loads.load_stored_attribute_values(ids), summarized
+    )
+    attributes = loads.load_attribute_values(ids)
+    partner_values = loads.load_insight_values(
         referrals["referred"]
         .drop_nulls()
         .filter(referrals["customer"].is_in(affected.implode()))
@@ -326,7 +336,7 @@ def recompute_incremental(
     # Score cells are sums, so the changed customers' responses are taken out of the stored
     # month cells with their old segments and put back with their new ones (plus the new
     # responses): exact, and no other response is read.
-    units = frames.load_units()
+    units = loads.load_units()
     anonymous = new_responses.filter(pl.col("customer").is_null())
     removed = summaries.month_cells(_with_segments(before, old), units, tz)
     added = summaries.month_cells(
@@ -352,12 +362,12 @@ def recompute_incremental(
         frames.delete_where_in(CustomerInsight, "customer", ids)
         frames.write_frame(CustomerInsight, insight)
         if month_list:
-            stored = frames.load_month_cells(month_list[0], _period_end(month_list[-1], "month"))
+            stored = loads.load_month_cells(month_list[0], _period_end(month_list[-1], "month"))
             stored = stored.filter(pl.col("period_start").is_in(month_list))
             _replace_month_cells(month_list, summaries.add_cells(stored, delta), tz)
         # The matrix, like the score cells, changes by what the changed customers take out
         # and bring in; the current engagement mix is read off the matrix.
-        matrix = summaries.add_matrix_rows(frames.load_matrix(), matrix_change)
+        matrix = summaries.add_matrix_rows(loads.load_matrix(), matrix_change)
         current = summaries.current_mix_cells(matrix, as_of.astimezone(tz).date())
         ScoreSummary.objects.filter(period_kind="current").delete()
         frames.write_frame(ScoreSummary, summaries.score_rows(current))
@@ -365,10 +375,16 @@ def recompute_incremental(
         # SegmentSummary likewise (the changed customers' old rows out, their new rows in),
         # rewriting only the rows whose keys they touch.
         stale, fresh = summaries.segment_update(
-            frames.load_segment_summary(), old_segment_rows, summaries.segment_rows(insight)
+            loads.load_segment_summary(),
+            old_segment_rows,
+            summaries.segment_rows(insight, attributes, summarized),
         )
         frames.delete_where_in(SegmentSummary, "id", stale)
         frames.write_frame(SegmentSummary, fresh)
+        frames.delete_where_in(CustomerAttributeValue, "insight", ids)
+        frames.write_frame(
+            CustomerAttributeValue, summaries.attribute_value_rows(attributes, insight)
+        )
         clock.lap("write")
         run = RecomputeRun.objects.create(
             kind=RecomputeRun.Kind.INCREMENTAL,
@@ -417,7 +433,7 @@ def _replace_month_cells(month_list: list[dt.date], months: pl.DataFrame, tz) ->
     ScoreSummary.objects.filter(period_kind="month", period_start__in=month_list).delete()
     frames.write_frame(ScoreSummary, summaries.score_rows(months))
     first_year = dt.date(month_list[0].year, 1, 1)
-    stored = frames.load_month_cells(first_year, dt.date(month_list[-1].year + 1, 1, 1))
+    stored = loads.load_month_cells(first_year, dt.date(month_list[-1].year + 1, 1, 1))
     for kind in ("quarter", "year"):
         every = summaries.PERIOD_KINDS[kind]
         starts = (
@@ -478,8 +494,8 @@ def _driver_rows(responses: pl.DataFrame, tz) -> pl.DataFrame:
     The drivers of a target are the other items of the same survey, so that every response in
     an analysis was asked the same questions, and the touchpoint's attributes.
     """
-    answers = frames.load_answers().with_columns((ITEM + pl.col("item")).alias("item"))
-    touch = frames.load_response_touchpoints()
+    answers = loads.load_answers().with_columns((ITEM + pl.col("item")).alias("item"))
+    touch = loads.load_response_touchpoints()
     wide = (
         answers.pivot(on="item", index="response", values="value", aggregate_function="first")
         if answers.height
@@ -498,7 +514,7 @@ def _driver_rows(responses: pl.DataFrame, tz) -> pl.DataFrame:
         .join(wide, on="response", how="left")
         .join(touch, on="touchpoint", how="left")
     )
-    when = frames.local_datetime(pl.coalesce("tp_ts", "ts"), tz)
+    when = loads.local_datetime(pl.coalesce("tp_ts", "ts"), tz)
     data = data.with_columns(
         drivers.day_type(when.dt.weekday()).alias("day_type"),
         drivers.daypart(when.dt.hour()).alias("daypart"),

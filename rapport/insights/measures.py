@@ -147,7 +147,9 @@ def mean_from_moments(n: int, total: float, squares: float) -> stats.Interval | 
     mean = total / n
     if n == 1:
         return stats.Interval(mean, mean, mean, 1, True)
-    variance = max((squares - n * mean * mean) / (n - 1), 0.0)
+    spread = squares - n * mean * mean
+    # Equal values leave only rounding (~1e-16 of Σx² a term): that is no spread at all.
+    variance = spread / (n - 1) if spread > squares * 1e-12 else 0.0
     half = _t975(n - 1) * math.sqrt(variance / n)
     return stats.Interval(mean, mean - half, mean + half, n, n < stats.SMALL_SAMPLE)
 

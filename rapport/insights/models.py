@@ -221,6 +221,15 @@ class SegmentSummary(models.Model):
     cell = models.CharField(max_length=12)
     visits_band = models.CharField(max_length=8)
     model_year = models.SmallIntegerField(null=True)
+    # Slices: flags and attribute both "" for every customer of the keys, whose groups are
+    # written twice: by visits band and model year, and once more without them (visits band "",
+    # model year NULL: the "coarse" rows a segment that filters on neither adds up); `flags`
+    # ("promoter", "low_alive+referrer", …: summaries.FLAG_NAMES joined by "+") for only the
+    # customers with all those flags, and an `attribute` and `attribute_value` for only the
+    # customers with that registered attribute value — both coarse rows only.
+    flags = models.CharField(max_length=48, blank=True, default="")
+    attribute = models.CharField(max_length=64, blank=True, default="")
+    attribute_value = models.CharField(max_length=200, blank=True, default="")
     customers = models.PositiveIntegerField()
     lock_in_flagged = models.PositiveIntegerField(default=0)
     clv = models.FloatField(default=0.0)
@@ -237,7 +246,12 @@ class SegmentSummary(models.Model):
     low_alive_clv = models.FloatField(default=0.0)
 
     class Meta:
-        indexes = [models.Index(fields=["home_unit"], name="seg_summary_unit")]
+        indexes = [
+            models.Index(
+                fields=["attribute", "attribute_value", "flags", "visits_band", "home_unit"],
+                name="seg_summary_slice",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.home_unit}/{self.value_tier}/{self.cell}/{self.model_year}"
@@ -311,3 +325,29 @@ class CompetitorBenchmark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.period}"
+
+
+class CustomerAttributeValue(models.Model):
+    """A registered customer attribute's value per customer (as text: rapport.insights.loads
+    attribute_sql), with the customer's lifetime value, written by the job: a segment or list
+    by any attribute reads this index instead of the attributes JSON of every customer."""
+
+    attribute = models.CharField(max_length=64)
+    value = models.CharField(max_length=200)
+    insight = models.ForeignKey(
+        CustomerInsight,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,  # rewritten with COPY beside CustomerInsight
+        db_index=False,
+        related_name="attribute_values",
+    )
+    clv = models.FloatField(default=0.0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["attribute", "value", "-clv", "insight"], name="attr_value_clv"),
+            models.Index(fields=["insight"], name="attr_value_insight"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.insight_id}: {self.attribute}={self.value}"

@@ -1,7 +1,8 @@
 """The insights dashboards: executive overview, unit view, segment explorer, the customer lists
 behind every chart, and their CSV / PNG / PDF exports.
 
-Pages read the summary tables only (rapport.insights.queries); the figures are assembled once
+Pages read the job's tables only (rapport.insights.queries for the dashboards, .segmentation
+for segments and their counts, .lists for the customer lists); the figures are assembled once
 (rapport.insights.views_common) and the page, the CSV, the PNG and the PDF show the same ones.
 A unit manager sees their own subtree: another unit is a 404, and the enterprise overview sends
 them to their own unit.
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from rapport.core.views import staff_view
-from rapport.insights import charts, export, queries, views_common
+from rapport.insights import charts, export, lists, queries, segmentation, views_common
 from rapport.insights.forms import CompetitorBenchmarkForm, EconomicsForm, SegmentForm
 from rapport.insights.models import CompetitorBenchmark, CustomerInsight
 from rapport.org.models import OrgUnit
@@ -161,7 +162,7 @@ def _ancestor_ids(unit: OrgUnit) -> list[int]:
 # --- Segments and customer lists ------------------------------------------------------------
 
 
-def _segment(request: HttpRequest) -> tuple[SegmentForm, queries.SegmentFilter]:
+def _segment(request: HttpRequest) -> tuple[SegmentForm, segmentation.SegmentFilter]:
     user_path = _user_path(request)
     form = SegmentForm(request.GET or None, user_path=user_path)
     if form.is_bound:
@@ -172,20 +173,24 @@ def _segment(request: HttpRequest) -> tuple[SegmentForm, queries.SegmentFilter]:
     return form, flt
 
 
-def _segment_measures(flt: queries.SegmentFilter) -> tuple[queries.SegmentMeasures, Any]:
+def _segment_measures(flt: segmentation.SegmentFilter) -> tuple[segmentation.SegmentMeasures, Any]:
     """The segment's measures — from the summary tables when they hold it (everyone, a unit, a
-    value tier: MatrixSummary/ScoreSummary; any mix of unit, cell, retention, tiers, visits band
-    and model years: SegmentSummary), else one aggregate over its customers — and its stored
-    12-month scores."""
+    value tier: MatrixSummary/ScoreSummary; any mix of unit, cell, retention, tiers, visits band,
+    model years and flags, or a summarized attribute value: a SegmentSummary slice), else one
+    aggregate over its customers (an attribute value held by few: their index entries) — and
+    its stored 12-month scores."""
     stored = flt.summary_dimension
     today = views_common.reference_date(queries.last_run())
     measures = None
     if stored is not None:
-        measures = queries.stored_segment_measures(*stored, today)
-    if measures is None and (cond := flt.summary_q()) is not None:
-        measures = queries.summary_segment_measures(cond)
+        measures = segmentation.stored_segment_measures(*stored, today)
+    cond = flt.summary_q() if measures is None else None
+    if cond is not None and (not flt.attribute or segmentation.attribute_summarized(flt)):
+        measures = segmentation.summary_segment_measures(cond)
     if measures is None:
-        measures = queries.segment_measures(CustomerInsight.objects.filter(flt.q(unit_ids=True)))
+        measures = segmentation.segment_measures(
+            CustomerInsight.objects.filter(flt.q(unit_ids=True))
+        )
     trend = None
     if stored is not None:
         scope_trend = queries.trend(queries.Scope(segment=stored), today)
@@ -197,7 +202,7 @@ def _segment_measures(flt: queries.SegmentFilter) -> tuple[queries.SegmentMeasur
     return measures, trend
 
 
-def _segment_link(flt: queries.SegmentFilter):  # noqa: ANN202
+def _segment_link(flt: segmentation.SegmentFilter):  # noqa: ANN202
     base = flt.params()
 
     def link(**params: Any) -> str:
@@ -255,7 +260,7 @@ CUSTOMER_COLUMNS = (
 @staff_view(VIEW)
 def customers(request: HttpRequest) -> HttpResponse:
     form, flt = _segment(request)
-    qs = queries.customer_rows(CustomerInsight.objects.filter(flt.q()))
+    qs = lists.customer_rows(CustomerInsight.objects.filter(flt.q()))
     if request.GET.get("format") == "csv":
         rows = qs.values_list(*[c for c, _h in CUSTOMER_COLUMNS]).iterator(chunk_size=2000)
         return export.streaming_csv(
@@ -266,18 +271,42 @@ def customers(request: HttpRequest) -> HttpResponse:
     except ValueError:
         page_number = 1
     start = (page_number - 1) * CUSTOMERS_PER_PAGE
+    size = CUSTOMERS_PER_PAGE + 1  # one more says whether there is a next (or previous) page
+    # Previous/next links carry a cursor (the edge row), so a deep page walks the index from
+    # there instead of skipping `start` rows; a bare ?page=N skips.
+    cursor = lists.Cursor.parse(request.GET.get("after")) or lists.Cursor.parse(
+        request.GET.get("before"), back=True
+    )
     by_tier = set(flt.params()) <= {"unit"}
     if by_tier:  # everyone, or a unit: value tier first, then lifetime value (see queries)
-        rows, total = queries.by_value_tier_page(flt, start, CUSTOMERS_PER_PAGE + 1)
+        rows, total = lists.by_value_tier_page(flt, start, size, cursor)
+    elif flt.attribute:
+        rows = lists.attribute_page(flt, start, size, cursor)
+        total = segmentation.stored_count(flt)
+    elif cursor is not None:
+        rows = lists.keyset_page(qs, cursor, size)
+        total = segmentation.stored_count(flt)
     else:
-        rows = list(qs[start : start + CUSTOMERS_PER_PAGE + 1])
-        total = queries.stored_count(flt)
-    has_next = len(rows) > CUSTOMERS_PER_PAGE
-    rows = rows[:CUSTOMERS_PER_PAGE]
+        rows = list(qs[start : start + size])
+        total = segmentation.stored_count(flt)
+    if cursor is not None and cursor.back:
+        has_previous, has_next = len(rows) > CUSTOMERS_PER_PAGE, True
+        rows = rows[-CUSTOMERS_PER_PAGE:]
+    else:
+        has_previous, has_next = page_number > 1, len(rows) > CUSTOMERS_PER_PAGE
+        rows = rows[:CUSTOMERS_PER_PAGE]
     keep = request.GET.copy()
-    keep.pop("page", None)
-    keep.pop("format", None)
+    for name in ("page", "format", "after", "before"):
+        keep.pop(name, None)
     base = keep.urlencode()
+    prefix = base + ("&" if base else "")
+    next_query = previous_query = ""
+    if rows and has_next:
+        after = lists.Cursor.of(rows[-1], by_tier)
+        next_query = prefix + urlencode({"page": page_number + 1, "after": after})
+    if rows and has_previous:
+        before = lists.Cursor.of(rows[0], by_tier)
+        previous_query = prefix + urlencode({"page": max(page_number - 1, 1), "before": before})
     cl, tl = queries.cell_labels(), queries.tier_labels()
     vl = queries.value_tier_labels()
     rl = dict(CustomerInsight.Retention.choices)
@@ -297,7 +326,9 @@ def customers(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "page_number": page_number,
             "has_next": has_next,
-            "has_previous": page_number > 1,
+            "has_previous": has_previous,
+            "next_query": next_query,
+            "previous_query": previous_query,
             "total": total,
             "pages": None if total is None else max(1, -(-total // CUSTOMERS_PER_PAGE)),
             "base_query": base,
@@ -308,7 +339,7 @@ def customers(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _slug(flt: queries.SegmentFilter) -> str:
+def _slug(flt: segmentation.SegmentFilter) -> str:
     return slugify("-".join(f"{k}-{v}" for k, v in flt.params().items()))[:80] or "all"
 
 

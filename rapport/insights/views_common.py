@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rapport.insights import benchmarks, economics, queries
+from rapport.insights import benchmarks, economics, queries, segmentation
 from rapport.insights.charts import ChartSpec, Series
 from rapport.insights.export import Column, Table
 from rapport.insights.models import RecomputeRun
@@ -570,7 +570,7 @@ def _rest_of_charts(dash: Dashboard, out: dict[str, ChartSpec]) -> dict[str, Cha
 # --- Segments -------------------------------------------------------------------------------
 
 
-def segment_tables(m: queries.SegmentMeasures, link) -> dict[str, Table]:  # noqa: ANN001
+def segment_tables(m: segmentation.SegmentMeasures, link) -> dict[str, Table]:  # noqa: ANN001
     tl, cl, vl = queries.tier_labels(), queries.cell_labels(), queries.value_tier_labels()
     nps = m.nps
     summary = Table(
@@ -665,7 +665,7 @@ def segment_tables(m: queries.SegmentMeasures, link) -> dict[str, Table]:  # noq
     return {t.key: t for t in (summary, cells, mix, values)}
 
 
-def segment_charts(m: queries.SegmentMeasures, link) -> dict[str, ChartSpec]:  # noqa: ANN001
+def segment_charts(m: segmentation.SegmentMeasures, link) -> dict[str, ChartSpec]:  # noqa: ANN001
     tl, cl = queries.tier_labels(), queries.cell_labels()
     return {
         "segment_mix": ChartSpec(

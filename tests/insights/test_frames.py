@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from rapport.insights import frames, jobs
+from rapport.insights import frames, jobs, loads
 from tests.insights.insight_data import AS_OF, Base
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,8 +33,8 @@ def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
 def test_touchpoints_and_money_in_one_scan_equal_the_separate_loads(base, monkeypatch, id_range):
     monkeypatch.setattr(frames, "ID_RANGE", id_range)  # 3: many chunks, read on two threads
     until = jobs._day_end(AS_OF)
-    touchpoints, money = frames.load_touchpoints_and_money(jobs.LOADED_KINDS, 0.25, until)
-    alone = frames.load_touchpoints(jobs.LOADED_KINDS)
+    touchpoints, money = loads.load_touchpoints_and_money(jobs.LOADED_KINDS, 0.25, until)
+    alone = loads.load_touchpoints(jobs.LOADED_KINDS)
     keys = ("customer", "ts", "kind", "amount")
     assert_frame_equal(
         _sorted(touchpoints.with_columns(pl.col("kind").cast(pl.String)), *keys),
@@ -44,7 +44,7 @@ def test_touchpoints_and_money_in_one_scan_equal_the_separate_loads(base, monkey
     assert "web_visit" not in touchpoints["kind"].cast(pl.String).to_list()
     assert_frame_equal(
         _sorted(money, "customer"),
-        _sorted(frames.load_money(0.25, until), "customer"),
+        _sorted(loads.load_money(0.25, until), "customer"),
         check_exact=False,
         rel_tol=1e-9,
     )
@@ -55,9 +55,9 @@ def test_touchpoints_and_money_in_one_scan_equal_the_separate_loads(base, monkey
 
 def test_money_counts_only_what_happened_before_the_end(base):
     until = jobs._day_end(AS_OF)
-    _tp, money = frames.load_touchpoints_and_money(jobs.LOADED_KINDS, 0.25, until)
-    later = frames.money_of(
-        frames.load_touchpoints(jobs.LOADED_KINDS), 0.25, until + dt.timedelta(days=10)
+    _tp, money = loads.load_touchpoints_and_money(jobs.LOADED_KINDS, 0.25, until)
+    later = loads.money_of(
+        loads.load_touchpoints(jobs.LOADED_KINDS), 0.25, until + dt.timedelta(days=10)
     )
     b_now = money.filter(pl.col("customer") == base.id("B"))["profit"].item()
     b_later = later.filter(pl.col("customer") == base.id("B"))["profit"].item()
@@ -65,7 +65,7 @@ def test_money_counts_only_what_happened_before_the_end(base):
 
 
 def test_an_empty_table_loads_as_empty_typed_frames(org):
-    touchpoints, money = frames.load_touchpoints_and_money(
+    touchpoints, money = loads.load_touchpoints_and_money(
         jobs.LOADED_KINDS, 0.25, jobs._day_end(AS_OF)
     )
     assert touchpoints.height == 0 and money.height == 0
@@ -76,8 +76,8 @@ def test_touchpoints_and_money_of_some_customers_equal_the_separate_loads(base, 
     monkeypatch.setattr(frames, "ID_CHUNK", 1)  # one IN list per customer
     until = jobs._day_end(AS_OF)
     ids = [base.id("A"), base.id("C"), base.id("E")]
-    touchpoints, money = frames.load_touchpoints_and_money_of(ids, jobs.LOADED_KINDS, 0.25, until)
-    alone = frames.load_touchpoints_of(ids, jobs.LOADED_KINDS)
+    touchpoints, money = loads.load_touchpoints_and_money_of(ids, jobs.LOADED_KINDS, 0.25, until)
+    alone = loads.load_touchpoints_of(ids, jobs.LOADED_KINDS)
     keys = ("customer", "ts", "kind", "amount")
     assert_frame_equal(
         _sorted(touchpoints.with_columns(pl.col("kind").cast(pl.String)), *keys),
@@ -85,7 +85,7 @@ def test_touchpoints_and_money_of_some_customers_equal_the_separate_loads(base, 
     )
     assert_frame_equal(
         _sorted(money, "customer"),
-        _sorted(frames.load_money_of(ids, 0.25, until), "customer"),
+        _sorted(loads.load_money_of(ids, 0.25, until), "customer"),
         check_exact=False,
         rel_tol=1e-9,
     )

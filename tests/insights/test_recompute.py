@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 from django.db.models import Sum
 
+from rapport.customers.models import AttributeDefinition, Customer
 from rapport.insights import jobs, summaries
 from rapport.insights.models import (
+    CustomerAttributeValue,
     CustomerInsight,
     InsightFigure,
     MatrixSummary,
@@ -161,10 +163,18 @@ def snapshot():
         "matrix": rows(MatrixSummary, ["dimension", "key", "retention_state", "engagement_tier"],
                        skip=("id",)),
         "segments": rows(SegmentSummary, [*summaries.SEGMENT_KEYS], skip=("id",)),
+        "attributes": rows(CustomerAttributeValue, ["attribute", "value", "insight_id"],
+                           skip=("id",)),
     }  # fmt: skip
 
 
-def test_incremental_equals_full_after_new_touchpoints(base):
+def test_incremental_equals_full_after_new_touchpoints(base, monkeypatch):
+    # Registered attributes, every value with summary rows: their slices are kept up too.
+    monkeypatch.setattr(summaries, "ATTRIBUTE_SUMMARY_MIN", 1)
+    AttributeDefinition.objects.create(name="model", type="string")
+    AttributeDefinition.objects.create(name="vip", type="boolean")
+    for name, attributes in (("B", {"model": "Yaris", "vip": True}), ("D", {"model": "Camry"})):
+        Customer.objects.filter(pk=base.id(name)).update(attributes=attributes)
     jobs.recompute_all(as_of=AS_OF)
     # New: D comes back and answers; B returns after a long time; a new friend of C's.
     base.visits("D", "taipei", "2025-06-20")
@@ -185,6 +195,8 @@ def test_incremental_equals_full_after_new_touchpoints(base):
     assert incremental["insight"] == full["insight"]
     assert incremental["matrix"] == full["matrix"]
     assert incremental["segments"] == full["segments"] and full["segments"]
+    assert incremental["attributes"] == full["attributes"] and len(full["attributes"]) == 3
+    assert SegmentSummary.objects.filter(attribute="vip", attribute_value="true").exists()
     assert incremental["scores"] == full["scores"]
     march = ScoreSummary.objects.get(
         measure="nps",

@@ -33,6 +33,12 @@ class Command(BaseCommand):
             default=1.0,
             help="multiply the data sizes (e.g. 0.1 for a quick run)",
         )
+        parser.add_argument(
+            "--data-dir",
+            default=None,
+            help="keep the generated data here and reuse it on the next run (benches that "
+            "generate big bases, e.g. insights)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         _load_bench_modules()
@@ -47,5 +53,13 @@ class Command(BaseCommand):
             )
         results: list[dict[str, Any]] = []
         for fn in available[name]:
-            results.extend(fn({"scale": options["scale"], "stderr": self.stderr}))
+            results.extend(
+                fn(
+                    {
+                        "scale": options["scale"],
+                        "data_dir": options["data_dir"],
+                        "stderr": self.stderr,
+                    }
+                )
+            )
         self.stdout.write(json.dumps({"bench": name, "results": results}, ensure_ascii=False))
