@@ -940,10 +940,55 @@ def _matches(
     return found
 
 
+def _merge(
+    cues: dict[str, tuple[str, ...]], polarity: dict[str, tuple[str, ...]]
+) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    return {k: (cues.get(k, ()), polarity.get(k, ())) for k in cues.keys() | polarity.keys()}
+
+
+# Both lexicons in one: the analyser scans a text once for cues and polarity words together.
+_BOTH_EN, _BOTH_ZH = _merge(_CUE_EN, _POL_EN), _merge(_CUE_ZH, _POL_ZH)
+_EN_PHRASE_STARTS = frozenset(k.split(" ", 1)[0] for k in _BOTH_EN if " " in k)
+
+
+def lexicon_features(normalized: str) -> list[str]:
+    """`cue_features` then `polarity_features` of the text, from one scan of it (the same
+    features in the same order: every n-gram is looked up once in both lexicons at once)."""
+    cues: list[tuple[str, bool]] = []
+    polar: list[tuple[str, bool]] = []
+    en, zh = _BOTH_EN, _BOTH_ZH
+    words = _LATIN.findall(normalized)
+    count = len(words)
+    for i, word in enumerate(words):
+        longest = min(MAX_EN_CUE, count - i) if word in _EN_PHRASE_STARTS else 1
+        for n in range(1, longest + 1):
+            found = en.get(" ".join(words[i : i + n]) if n > 1 else word)
+            if found:
+                negated = any(
+                    w in NEGATORS_EN or w.endswith("n't") for w in words[max(0, i - 2) : i]
+                )
+                cues.extend((label, negated) for label in found[0])
+                polar.extend((label, negated) for label in found[1])
+    for run in _CJK_RUN.findall(normalized):
+        size = len(run)
+        for i in range(size):
+            for n in range(1, min(MAX_ZH_CUE, size - i) + 1):
+                found = zh.get(run[i : i + n])
+                if found:
+                    negated = i > 0 and (run[i - 1 : i] in _NEG_ZH or run[i - 2 : i - 1] in _NEG_ZH)
+                    cues.extend((label, negated) for label in found[0])
+                    polar.extend((label, negated) for label in found[1])
+    return _cue_features_of(cues) + _polarity_features_of(polar)
+
+
 def cue_features(normalized: str) -> list[str]:
     """One feature per cause whose cue words occur, and another when two or more do."""
+    return _cue_features_of(_matches(normalized, _CUE_EN, _CUE_ZH))
+
+
+def _cue_features_of(found: list[tuple[str, bool]]) -> list[str]:
     counts: dict[str, int] = {}
-    for cause, _negated in _matches(normalized, _CUE_EN, _CUE_ZH):
+    for cause, _negated in found:
         counts[cause] = counts.get(cause, 0) + 1
     out = [f"#cue:{c}" for c in counts]
     out += [f"#cue2:{c}" for c, n in counts.items() if n > 1]
@@ -952,8 +997,12 @@ def cue_features(normalized: str) -> list[str]:
 
 def polarity_features(normalized: str) -> list[str]:
     """Polarity-word counts, a word read as its opposite after a negation (不好, "not good")."""
+    return _polarity_features_of(_matches(normalized, _POL_EN, _POL_ZH))
+
+
+def _polarity_features_of(found: list[tuple[str, bool]]) -> list[str]:
     pos = neg = 0
-    for label, negated in _matches(normalized, _POL_EN, _POL_ZH):
+    for label, negated in found:
         if (label == "pos") != negated:
             pos += 1
         else:

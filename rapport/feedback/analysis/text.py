@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lexicon import cue_features, polarity_features
+from .lexicon import lexicon_features
 
 FEATURIZER_VERSION = 5
 N_FEATURES = 1 << 20  # hashed feature space; weights of unseen buckets are 0 and not stored
@@ -176,18 +176,26 @@ def _word_grams(normalized: str) -> list[str]:
     return out
 
 
-_index_cache: dict[str, int] = {}
 _MASK = N_FEATURES - 1
 
 
-def _index(feature: str) -> int:
-    i = _index_cache.get(feature)
-    if i is None:
-        if len(_index_cache) > 2_000_000:
-            _index_cache.clear()
+class _FeatureIds(dict[str, int]):
+    """feature → its hashed id (crc32), computed the first time it is seen: a big batch looks
+    up millions of n-grams, most seen before, so the look-ups are C-level dict reads."""
+
+    def __missing__(self, feature: str) -> int:
+        if len(self) > 2_000_000:
+            self.clear()
         i = zlib.crc32(feature.encode("utf-8")) & _MASK
-        _index_cache[feature] = i
-    return i
+        self[feature] = i
+        return i
+
+
+_index_cache = _FeatureIds()
+
+
+def _index(feature: str) -> int:
+    return _index_cache[feature]
 
 
 BOS_ID = _index("<s>")
@@ -195,22 +203,17 @@ BOS_ID = _index("<s>")
 
 def feature_sets(normalized_texts: Sequence[str]) -> list[frozenset[int]]:
     """The hashed feature ids of each text (binary bag of n-grams)."""
-    get = _index_cache.get
+    lookup = _index_cache.__getitem__
     out = []
     for text in normalized_texts:
-        ids = set()
         grams = _grams(tokens(text))
-        grams += cue_features(text)
-        grams += polarity_features(text)
+        grams += lexicon_features(text)  # cue_features, then polarity_features
         if _CJK_CHAR.search(text):
             grams += _word_grams(text)
             grams.append("#zh")
         else:
             grams.append("#latin")
-        for g in grams:
-            i = get(g)
-            ids.add(_index(g) if i is None else i)
-        out.append(frozenset(ids))
+        out.append(frozenset(map(lookup, grams)))
     return out
 
 
