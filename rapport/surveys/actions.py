@@ -5,18 +5,18 @@ edit goes through `draft_version`, which clones the published version into a new
 version that may have responses never changes. `publish` freezes the draft.
 
 Answering: `submit_page` saves one page of answers under a lock on the invitation (PostgreSQL:
-SELECT ... FOR UPDATE; SQLite: the IMMEDIATE transaction, taken in turn through
-rapport.surveys.writer, which also commits the submits that arrive together in one transaction),
-and `complete` flips the response to completed with a conditional UPDATE, so two racing submits
-store one response, once.
+SELECT ... FOR UPDATE; SQLite: the IMMEDIATE transaction), and `complete` flips the response to
+completed with a conditional UPDATE, so two racing submits store one response, once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -27,9 +27,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from rapport.core.events import emit
 from rapport.customers.models import Customer
 from rapport.org.models import OrgUnit
-from rapport.surveys import library, scoring, tokens, writer
+from rapport.surveys import library, scoring, tokens
 from rapport.surveys import questions as q
 from rapport.surveys.models import (
     Answer,
@@ -441,7 +442,7 @@ def mark_opened(invitation: Invitation) -> None:
     """Record the first visit (the funnel's "opened"), never moving a later status back."""
     if invitation.status in {Invitation.Status.SCHEDULED, Invitation.Status.SENT}:
         now = timezone.now()
-        with writer.answering_write():
+        with _answering_write():
             _execute(
                 "UPDATE surveys_invitation SET status = %s, opened_at = %s"
                 " WHERE id = %s AND status IN (%s, %s)",
@@ -533,6 +534,26 @@ def current_page(
     return q.first_page(specs, answers)
 
 
+# SQLite has one writer at a time, and a writer that finds the lock taken polls for it with
+# growing sleeps (1, 2, 5, 10 … 100 ms): a server's threads all submitting at once lose most of
+# their time asleep while the lock sits free. Threads of one process therefore queue here, on a
+# lock that hands over at once, and only the processes meet at SQLite's lock.
+_sqlite_writer = threading.Lock()
+
+
+@contextlib.contextmanager
+def _answering_write() -> Iterator[None]:
+    """A write transaction of the answering path (one per submit)."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        # An outer transaction may already hold SQLite's lock: waiting here for a thread that
+        # waits for it would only end in its busy timeout.
+        with transaction.atomic():
+            yield
+        return
+    with _sqlite_writer, transaction.atomic():
+        yield
+
+
 def submit_page(
     invitation: Invitation,
     page: int,
@@ -546,71 +567,57 @@ def submit_page(
     Runs in one transaction under a lock on the invitation. A page other than the response's
     current one (a stale tab, a replayed form) changes nothing and sends the respondent to it.
     The hot path of the public page: a few lean statements, and a response whose first page is
-    also its last is stored completed in one INSERT. On SQLite the submits that arrive together
-    are committed together (rapport.surveys.writer); each returns once its COMMIT is done.
+    also its last is stored completed in one INSERT.
     """
     specs = version_specs(invitation.version)
-    return writer.submit(
-        functools.partial(_submit_locked, invitation, specs, page, form, language, back)
-    )
-
-
-def _submit_locked(
-    invitation: Invitation,
-    specs: Sequence[q.QuestionSpec],
-    page: int,
-    form: Mapping[str, Sequence[str]],
-    language: str,
-    back: bool,
-) -> PageOutcome:
-    """`submit_page`'s reads and writes, in the caller's write transaction."""
-    locked = _lock_invitation(invitation.pk)
-    response = _response_for(invitation.pk)
-    if locked.status == Invitation.Status.COMPLETED or (
-        response is not None and response.state == Response.State.COMPLETED
-    ):
-        return PageOutcome("answered", response=response)
-    answers = saved_answers(response, specs)
-    expected = current_page(response, specs, answers)
-    if page != expected:
-        return PageOutcome("next", page=expected, response=response)
-    if back:
-        previous = q.previous_page(specs, page, answers)
-        if response is not None and previous is not None:
+    with _answering_write():
+        locked = _lock_invitation(invitation.pk)
+        response = _response_for(invitation.pk)
+        if locked.status == Invitation.Status.COMPLETED or (
+            response is not None and response.state == Response.State.COMPLETED
+        ):
+            return PageOutcome("answered", response=response)
+        answers = saved_answers(response, specs)
+        expected = current_page(response, specs, answers)
+        if page != expected:
+            return PageOutcome("next", page=expected, response=response)
+        if back:
+            previous = q.previous_page(specs, page, answers)
+            if response is not None and previous is not None:
+                _execute(
+                    "UPDATE surveys_response SET current_page = %s WHERE id = %s",
+                    [previous, response.pk],
+                )
+            return PageOutcome("next", page=previous or page, response=response)
+        values, errors = q.validate_page(specs, page, form, answers)
+        if errors:
+            return PageOutcome("invalid", page=page, values=values, errors=errors)
+        now = timezone.now()
+        answers.update(values)
+        following = q.next_page(specs, page, answers)
+        if response is None and following is None:
+            response = _complete_at_once(locked, specs, answers, language, now)
+            return PageOutcome("completed", response=response)
+        if response is None:
+            response = _start_response(locked, language, now)
+        else:
+            page_ids = [s.id for s in specs if s.page == page]
             _execute(
-                "UPDATE surveys_response SET current_page = %s WHERE id = %s",
-                [previous, response.pk],
+                "DELETE FROM surveys_answer WHERE response_id = %s AND question_id IN ("
+                + ", ".join(["%s"] * len(page_ids))
+                + ")",
+                [response.pk, *page_ids],
             )
-        return PageOutcome("next", page=previous or page, response=response)
-    values, errors = q.validate_page(specs, page, form, answers)
-    if errors:
-        return PageOutcome("invalid", page=page, values=values, errors=errors)
-    now = timezone.now()
-    answers.update(values)
-    following = q.next_page(specs, page, answers)
-    if response is None and following is None:
-        response = _complete_at_once(locked, specs, answers, language, now)
-        return PageOutcome("completed", response=response)
-    if response is None:
-        response = _start_response(locked, language, now)
-    else:
-        page_ids = [s.id for s in specs if s.page == page]
+        _insert_answers(response, specs, values)
+        if following is None:
+            complete(response, specs, answers, now, survey=locked.survey)
+            return PageOutcome("completed", response=response)
         _execute(
-            "DELETE FROM surveys_answer WHERE response_id = %s AND question_id IN ("
-            + ", ".join(["%s"] * len(page_ids))
-            + ")",
-            [response.pk, *page_ids],
+            "UPDATE surveys_response SET current_page = %s, language = %s WHERE id = %s",
+            [following, language, response.pk],
         )
-    _insert_answers(response, specs, values)
-    if following is None:
-        complete(response, specs, answers, now, survey=locked.survey)
-        return PageOutcome("completed", response=response)
-    _execute(
-        "UPDATE surveys_response SET current_page = %s, language = %s WHERE id = %s",
-        [following, language, response.pk],
-    )
-    response.current_page = following
-    return PageOutcome("next", page=following, response=response)
+        response.current_page = following
+        return PageOutcome("next", page=following, response=response)
 
 
 _LOCK_COLUMNS = [
@@ -673,49 +680,15 @@ def _insert_answers(
     response: Response, specs: Sequence[q.QuestionSpec], values: Mapping[str, Any]
 ) -> None:
     by_key = {s.key: s for s in specs}
-    _insert_rows(
-        [
-            Answer(
-                response=response,
-                question_id=by_key[key].id,
-                **Answer.columns_for(by_key[key].type, value),
-            )
-            for key, value in values.items()
-            if value is not None
-        ]
+    Answer.objects.bulk_create(
+        Answer(
+            response=response,
+            question_id=by_key[key].id,
+            **Answer.columns_for(by_key[key].type, value),
+        )
+        for key, value in values.items()
+        if value is not None
     )
-
-
-def _insert_rows(rows: Sequence[models.Model]) -> None:
-    """INSERT instances of one model in one statement and set their ids. The answering path's
-    inserts: the ORM spent more CPU building each INSERT than the database spent on it, inside
-    the write lock that every submit waits for."""
-    if not rows:
-        return
-    model = type(rows[0])
-    if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
-        model._default_manager.bulk_create(rows)
-        return
-    fields = _insert_fields(model)
-    qn = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
-        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
-        f" VALUES {', '.join([row] * len(rows))} RETURNING {qn(model._meta.pk.column)}"
-    )
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in rows for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [r[0] for r in cursor.fetchall()]
-    for obj, pk in zip(rows, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
-
-
-@functools.cache
-def _insert_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
-    return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
 
 
 def _response_context(invitation: Invitation, language: str, now: dt.datetime) -> dict[str, Any]:
@@ -736,8 +709,7 @@ def _response_context(invitation: Invitation, language: str, now: dt.datetime) -
 
 
 def _start_response(invitation: Invitation, language: str, now: dt.datetime) -> Response:
-    response = Response(**_response_context(invitation, language, now))
-    _insert_rows([response])
+    response = Response.objects.create(**_response_context(invitation, language, now))
     _execute(
         "UPDATE surveys_invitation SET status = %s, started_at = %s"
         " WHERE id = %s AND status IN (%s, %s, %s, %s)",
@@ -761,8 +733,7 @@ def _complete_at_once(
     context = _response_context(invitation, language, now)
     if survey.anonymous:
         context["invitation_id"] = None  # see `complete`
-    response = Response(**context, **_completion_columns(specs, kept, now, now))
-    _insert_rows([response])
+    response = Response.objects.create(**context, **_completion_columns(specs, kept, now, now))
     _insert_answers(response, specs, kept)
     _execute(
         "UPDATE surveys_invitation SET status = %s, completed_at = %s,"
@@ -776,9 +747,7 @@ def _complete_at_once(
             invitation.pk,
         ],
     )
-    writer.emit_completed(
-        "response.completed", [completed_payload(response, survey, _has_text(specs, kept))]
-    )
+    emit("response.completed", [completed_payload(response, survey, _has_text(specs, kept))])
     return response
 
 
@@ -849,9 +818,7 @@ def complete(
             "UPDATE surveys_invitation SET status = %s, completed_at = %s WHERE id = %s",
             [Invitation.Status.COMPLETED, _db_datetime(now), invitation_id],
         )
-    writer.emit_completed(
-        "response.completed", [completed_payload(response, survey, _has_text(specs, kept))]
-    )
+    emit("response.completed", [completed_payload(response, survey, _has_text(specs, kept))])
     return True
 
 
@@ -894,7 +861,7 @@ def start_public_response(
     values, errors = q.validate_page(specs, page, form, {})
     if errors:
         return PageOutcome("invalid", page=page, values=values, errors=errors), None
-    with writer.answering_write():
+    with _answering_write():
         invitation, token = create_invitation(
             version,
             channel=payload.get("c", Invitation.Channel.LINK),
