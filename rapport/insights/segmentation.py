@@ -349,22 +349,7 @@ def stored_segment_measures(
 def summary_segment_measures(cond: Q) -> SegmentMeasures:
     """A segment's measures from the SegmentSummary rows that hold it (SegmentFilter.summary_q),
     grouped by cell, engagement tier and value tier: one query over a few thousand rows."""
-    names = (
-        "customers",
-        "lock_in_flagged",
-        "clv",
-        "profit",
-        "revenue",
-        "p_alive_sum",
-        "p_alive_n",
-        "promoters",
-        "passives",
-        "detractors",
-        "referrers",
-        "referred_customers",
-        "low_alive",
-        "low_alive_clv",
-    )
+    names = summaries.SEGMENT_SUMS  # the columns the job adds up per summary row
     rows = (
         SegmentSummary.objects.filter(cond)
         .values("cell", "engagement_tier", "value_tier")
