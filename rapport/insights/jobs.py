@@ -9,7 +9,8 @@ half-written state; the computing before it holds no lock.
   (`refit=False` reuses the last run's, which the tests use to check that incremental = full);
   rebuilds every summary, the drivers and the figures (referrals, economics).
 - Incremental: the customers with touchpoints or responses new since the last run (by id
-  watermark, or recorded since a given time), plus those whose referral totals they change;
+  watermark, or recorded since a given time), plus those whose referral totals they change
+  (referrals resolved once and kept in ReferralLink; only new and stale links are resolved);
   their facts on the last full run's calibration. Score cells and matrix rows are sums: their
   old contributions (old facts, old segments) are taken out of the stored rows and the new ones
   put in, so nothing else is read; quarters and years are re-added from their months, the
@@ -50,6 +51,7 @@ from rapport.insights.models import (
     InsightFigure,
     MatrixSummary,
     RecomputeRun,
+    ReferralLink,
     ScoreSummary,
     SegmentSummary,
 )
@@ -210,6 +212,7 @@ def recompute_all(
         frames.replace_all(MatrixSummary, matrix)
         frames.replace_all(SegmentSummary, segment_rows)
         frames.replace_all(CustomerAttributeValue, attribute_rows)
+        frames.replace_all(ReferralLink, _link_rows(referrals))
         frames.replace_all(DriverResult, driver_rows)
         for key, value in figures.items():
             InsightFigure.objects.update_or_create(
@@ -296,8 +299,25 @@ def recompute_incremental(
     if since is not None:  # also whoever has anything recorded or completed since then
         parts.append(loads.customers_with_touchpoints_created_since(since).cast(pl.Int64))
         parts.append(loads.load_responses(since=since)["customer"].drop_nulls().cast(pl.Int64))
+    stored_links = loads.load_referral_links()
+    stale_links, resolved_again = loads.load_referrals_to_resolve_again()
+    new_links = loads.load_referrals_between(previous.touchpoint_watermark, touchpoint_mark)
+    link_changes = _changed_links(
+        stored_links.filter(pl.col("touchpoint").is_in(stale_links.implode())), resolved_again
+    )
+    parts.append(link_changes)
     changed = pl.concat(parts).unique()
-    referrals = loads.load_referrals()
+    fresh_links = pl.concat([resolved_again, new_links])
+    referrals = pl.concat(
+        [
+            stored_links.filter(
+                ~pl.col("touchpoint").is_in(
+                    pl.concat([stale_links, new_links["touchpoint"]]).implode()
+                )
+            ),
+            fresh_links,
+        ]
+    )
     affected = _with_referral_partners(changed, referrals)
     clock.lap("find_changed")
 
@@ -385,6 +405,12 @@ def recompute_incremental(
         frames.write_frame(
             CustomerAttributeValue, summaries.attribute_value_rows(attributes, insight)
         )
+        frames.delete_where_in(
+            ReferralLink,
+            "touchpoint_id",
+            pl.concat([stale_links, fresh_links["touchpoint"]]).to_list(),
+        )
+        frames.write_frame(ReferralLink, _link_rows(fresh_links))
         clock.lap("write")
         run = RecomputeRun.objects.create(
             kind=RecomputeRun.Kind.INCREMENTAL,
@@ -410,6 +436,31 @@ def _cutoff(started: dt.datetime) -> int:
 
 def _counted(responses: pl.DataFrame, mark: int, cutoff: int) -> pl.DataFrame:
     return responses.filter((pl.col("id") <= mark) & (pl.col("ts") < cutoff))
+
+
+def _changed_links(before: pl.DataFrame, after: pl.DataFrame) -> pl.Series:
+    """Customers on either side of a link that resolves differently now (referrer or friend
+    changed, or the touchpoint is gone): their referral facts change."""
+    both = before.join(after, on="touchpoint", how="full", suffix="_now")
+    differs = both.filter(
+        pl.col("customer").ne_missing(pl.col("customer_now"))
+        | pl.col("referred").ne_missing(pl.col("referred_now"))
+    )
+    return (
+        pl.concat([differs[c] for c in ("customer", "customer_now", "referred", "referred_now")])
+        .drop_nulls()
+        .cast(pl.Int64)
+    )
+
+
+def _link_rows(referrals: pl.DataFrame) -> pl.DataFrame:
+    """Referral frame → ReferralLink rows."""
+    return referrals.select(
+        pl.col("touchpoint").alias("touchpoint_id"),
+        pl.col("customer").alias("referrer"),
+        "ts",
+        "referred",
+    )
 
 
 def _with_referral_partners(changed: pl.Series, referrals: pl.DataFrame) -> pl.Series:

@@ -33,7 +33,12 @@ from rapport.insights.frames import (
     fetch_frame,
     json_text,
 )
-from rapport.insights.models import CustomerAttributeValue, MatrixSummary, SegmentSummary
+from rapport.insights.models import (
+    CustomerAttributeValue,
+    MatrixSummary,
+    ReferralLink,
+    SegmentSummary,
+)
 from rapport.insights.models import CustomerInsight as CI
 from rapport.insights.models import ScoreSummary as SS
 from rapport.org.models import OrgUnit
@@ -258,15 +263,18 @@ def max_id(model) -> int:
 
 
 REFERRAL_SCHEMA = {
+    "touchpoint": pl.Int64,
     "customer": pl.Int64,
     "ts": pl.Int64,
     "referred_ref": pl.String,
     "identity": pl.Int64,
 }
+REFERRAL_COLUMNS = ["touchpoint", "customer", "ts", "referred"]
 
 
-def load_referrals() -> pl.DataFrame:
-    """Referral touchpoints: customer (the referrer), ts and the friend as resolved `referred`.
+def _referrals(condition: str = "", params: Sequence[Any] = ()) -> pl.DataFrame:
+    """Referral touchpoints (all, or those meeting an extra SQL condition on `t`): touchpoint,
+    customer (the referrer), ts and the friend as resolved `referred`.
 
     The friend in context `referred_customer` is an external id in some source system — looked
     up in SQL with every source named, so the unique (source, external_id) index serves it; the
@@ -283,11 +291,11 @@ def load_referrals() -> pl.DataFrame:
     )
     occurred = epoch("t." + _col(Touchpoint, "occurred_at"))
     sql = (
-        f"SELECT t.{_col(Touchpoint, 'customer')}, {occurred}, "
+        f"SELECT t.{_col(Touchpoint, 'id')}, t.{_col(Touchpoint, 'customer')}, {occurred}, "
         f"{friend}, {identity} FROM {_table(Touchpoint)} t "
-        f"WHERE t.{_col(Touchpoint, 'kind')} = %s"
+        f"WHERE t.{_col(Touchpoint, 'kind')} = %s {condition}"
     )
-    refs = fetch_frame(sql, ["referral"], REFERRAL_SCHEMA)
+    refs = fetch_frame(sql, ["referral", *params], REFERRAL_SCHEMA)
     digits = refs.filter(
         pl.col("identity").is_null() & pl.col("referred_ref").str.contains(r"^\d+$")
     )
@@ -295,12 +303,59 @@ def load_referrals() -> pl.DataFrame:
     known = load_customer_ids(numbers)["id"] if numbers else pl.Series([], dtype=pl.Int64)
     numeric = pl.col("referred_ref").cast(pl.Int64, strict=False)
     return refs.select(
+        "touchpoint",
         "customer",
         "ts",
         pl.coalesce("identity", pl.when(numeric.is_in(known.implode())).then(numeric)).alias(
             "referred"
         ),
     )
+
+
+def load_referrals() -> pl.DataFrame:
+    """Every referral touchpoint, its friend resolved (the full run's read)."""
+    return _referrals()
+
+
+def load_referrals_between(low: int, high: int) -> pl.DataFrame:
+    """Referral touchpoints with low < id <= high (those recorded since the last run)."""
+    return _referrals(
+        f"AND t.{_col(Touchpoint, 'id')} > %s AND t.{_col(Touchpoint, 'id')} <= %s", [low, high]
+    )
+
+
+def load_referral_links() -> pl.DataFrame:
+    """The stored links (ReferralLink) as the referral frame: touchpoint, customer, ts,
+    referred — one plain read, no JSON and no identity look-up."""
+    link = _table(ReferralLink)
+    frame = fetch_frame(
+        f"SELECT {_col(ReferralLink, 'touchpoint_id')}, {_col(ReferralLink, 'referrer')}, "
+        f"{_col(ReferralLink, 'ts')}, {_col(ReferralLink, 'referred')} FROM {link}",
+        [],
+        {name: pl.Int64 for name in REFERRAL_COLUMNS},
+    )
+    return frame
+
+
+def load_referrals_to_resolve_again() -> tuple[pl.Series, pl.DataFrame]:
+    """Stored links that may resolve differently now: their touchpoint ids, and those of them
+    whose touchpoint still exists resolved afresh. They are the links whose friend was unknown
+    (who may have become a customer since) and those whose referrer or friend has been merged
+    into another customer (the touchpoint and the identities moved with the merge)."""
+    link, customer = _table(ReferralLink), _table(Customer)
+    merged = (
+        f"SELECT {_col(Customer, 'id')} FROM {customer} "
+        f"WHERE {_col(Customer, 'merged_into')} IS NOT NULL"
+    )
+    referred, referrer = _col(ReferralLink, "referred"), _col(ReferralLink, "referrer")
+    stale = (
+        f"SELECT {_col(ReferralLink, 'touchpoint_id')} FROM {link} WHERE {referred} IS NULL "
+        f"OR {referrer} IN ({merged}) OR {referred} IN ({merged})"
+    )
+    ids = fetch_frame(stale, [], {"touchpoint": pl.Int64})["touchpoint"]
+    if ids.is_empty():
+        return ids, _referrals("AND 1 = 0")
+    return ids, _referrals(f"AND t.{_col(Touchpoint, 'id')} IN ({stale})")
 
 
 CUSTOMER_SCHEMA = {"id": pl.Int64, "home_unit": pl.Int64, "model_year": pl.Int64}

@@ -351,3 +351,22 @@ class CustomerAttributeValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.insight_id}: {self.attribute}={self.value}"
+
+
+class ReferralLink(models.Model):
+    """A `referral` touchpoint with its friend resolved to a customer, as the last run saw it.
+
+    Resolving the friend (a JSON field of the touchpoint looked up among every source's
+    identities) costs a query per referral; the full run resolves them all and stores them
+    here, and an incremental run adds the new ones and re-resolves only the links whose friend
+    was unknown or whose referrer or friend has since been merged, instead of all of them.
+    Plain ids, no constraints: the job rewrites the table wholesale, like its other tables.
+    """
+
+    touchpoint_id = models.BigIntegerField(primary_key=True)
+    referrer = models.BigIntegerField()  # the touchpoint's customer
+    ts = models.BigIntegerField()  # occurred_at, seconds since the epoch
+    referred = models.BigIntegerField(null=True, blank=True)  # null: not (yet) a customer
+
+    def __str__(self) -> str:
+        return f"{self.referrer} → {self.referred} ({self.touchpoint_id})"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from django.db.models import Sum
 
-from rapport.customers.models import AttributeDefinition, Customer
+from rapport.customers.actions import merge_customers
+from rapport.customers.models import AttributeDefinition, Customer, CustomerIdentity
 from rapport.insights import jobs, summaries
 from rapport.insights.models import (
     CustomerAttributeValue,
@@ -18,6 +19,7 @@ from rapport.insights.models import (
     InsightFigure,
     MatrixSummary,
     RecomputeRun,
+    ReferralLink,
     ScoreSummary,
     SegmentSummary,
 )
@@ -231,6 +233,48 @@ def test_referral_by_customer_id_and_unknown_friends(base):
     assert facts(base, "E").referred_by_id == base.id("B")
     b = facts(base, "B")
     assert (b.referrals, b.referred_customers) == (2, 1)
+
+
+def test_incremental_resolves_a_friend_who_became_a_customer(base):
+    # B names a friend no system knows yet; the full run stores the link unresolved.
+    base.touch("B", "referral", "2024-05-03", "kaohsiung", context={"referred_customer": "crm-F"})
+    jobs.recompute_all(as_of=AS_OF)
+    assert ReferralLink.objects.filter(referrer=base.id("B"), referred=None).count() == 1
+    assert facts(base, "B").referred_customers == 0
+    # F arrives through the CRM — an identity, no touchpoint of F's and none of B's since.
+    f = Customer.objects.create(display_name="F", home_unit=base.org["kaohsiung"])
+    CustomerIdentity.objects.create(source=base.crm, external_id="crm-F", customer=f)
+    base.visits("A", "taipei", "2025-06-15")  # something else is new, as usual
+    jobs.recompute_incremental(as_of=AS_OF)
+    assert ReferralLink.objects.get(referrer=base.id("B")).referred == f.pk
+    assert facts(base, "B").referred_customers == 1
+    incremental = snapshot()
+    jobs.recompute_all(as_of=AS_OF, refit=False)
+    assert snapshot()["insight"] == incremental["insight"]
+
+
+def test_incremental_follows_a_merged_friend(base):
+    jobs.recompute_all(as_of=AS_OF)
+    assert facts(base, "D").referred_by_id == base.id("A")
+    # D (A's friend) turns out to be B: D's identities and history move to B.
+    merge_customers(base.customers["B"], base.customers["D"])
+    jobs.recompute_incremental(as_of=AS_OF)
+    assert ReferralLink.objects.get(referrer=base.id("A")).referred == base.id("B")
+    assert facts(base, "B").referred_by_id == base.id("A")
+    assert facts(base, "A").referred_customers == 1
+
+
+def test_incremental_adds_new_referrals_to_the_stored_links(base):
+    jobs.recompute_all(as_of=AS_OF)
+    before = set(ReferralLink.objects.values_list("touchpoint_id", "referrer", "referred"))
+    new = base.touch(
+        "C", "referral", "2025-06-26", "taipei", context={"referred_customer": "dms-E"}
+    )
+    jobs.recompute_incremental(as_of=AS_OF)
+    after = set(ReferralLink.objects.values_list("touchpoint_id", "referrer", "referred"))
+    assert after == before | {(new.pk, base.id("C"), base.id("E"))}
+    jobs.recompute_incremental(as_of=AS_OF)  # nothing new: the links stay as they are
+    assert set(ReferralLink.objects.values_list("touchpoint_id", "referrer", "referred")) == after
 
 
 def test_an_empty_database(org):
