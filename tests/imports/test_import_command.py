@@ -240,3 +240,36 @@ def test_customers_import(org, tmp_path):
     assert (lin.phone, lin.preferred_language) == ("+886912345678", "zh-hant")
     assert lin.may_contact("email", "marketing")
     assert "2 duplicates" in run("customers", write(tmp_path, "c.csv", lines), "--source", "crm")[0]
+
+
+@pytest.mark.parametrize("per_statement", [10, 100])
+def test_multi_row_statements_keep_first_of_repeats_and_count(
+    org, tmp_path, monkeypatch, per_statement
+):
+    """Rows go in many to a statement (ROWS_PER_STATEMENT) plus a remainder one by one: a repeat
+    inside one statement, across statements and in the remainder keeps the first in the file,
+    and the counts add up."""
+    monkeypatch.setattr("rapport.touchpoints.ingest.ROWS_PER_STATEMENT", per_statement)
+    before = write(
+        tmp_path,
+        "before.csv",
+        [HEADER, "t7,c9,Old,2024-01-01T10:00:00,purchase,branch,taipei,1,TWD"],
+    )
+    run("touchpoints", before, "--source", "dms")
+    lines = [
+        f"t{i},c{i % 3},Name,2024-05-{1 + i % 28:02d}T10:00:00,purchase,branch,taipei,{i},TWD"
+        for i in range(237)
+    ]
+    # repeats: t3 right after itself, t120 far later, t7 stored before, t236 in the remainder
+    lines += [
+        "t3,c2,Name,2024-06-01T10:00:00,purchase,branch,taipei,999,TWD",
+        "t120,c2,Name,2024-06-01T10:00:00,purchase,branch,taipei,999,TWD",
+        "t7,c2,Name,2024-06-01T10:00:00,purchase,branch,taipei,999,TWD",
+        "t236,c2,Name,2024-06-01T10:00:00,purchase,branch,taipei,999,TWD",
+    ]
+    out, _err = run("touchpoints", write(tmp_path, "tp.csv", [HEADER, *lines]), "--source", "dms")
+    assert "236 created" in out and "5 duplicates" in out, out
+    assert Touchpoint.objects.count() == 237
+    amounts = dict(Touchpoint.objects.values_list("external_id", "amount"))
+    assert (amounts["t3"], amounts["t120"], amounts["t7"], amounts["t236"]) == (3, 120, 1, 236)
+    assert sorted(int(e[1:]) for e in amounts) == list(range(237))
