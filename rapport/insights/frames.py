@@ -25,6 +25,8 @@ from typing import Any
 import polars as pl
 from django.db import connection
 
+from rapport.core.bulkload import insert_grouped
+
 CHUNK = 200_000
 WRITE_CHUNK = 50_000  # rows per executemany on SQLite: its Python tuples are the write's peak
 ID_CHUNK = 900  # ids per IN (...) list: below SQLite's host-parameter limit everywhere
@@ -364,12 +366,19 @@ def write_frame(model, frame: pl.DataFrame) -> int:
                 )
                 copy.write(buffer.getvalue())
         return frame.height
-    marks = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table} ({quoted}) VALUES ({marks})"
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the driver's cursor: no per-statement wrapper work
+    marks = "(" + ", ".join(["?"] * len(columns)) + ")"
+    connection.ensure_connection()
+    with connection.wrap_database_errors:  # the driver's connection: no per-row wrapper work
         for start in range(0, frame.height, WRITE_CHUNK):
-            raw.executemany(sql.replace("%s", "?"), frame.slice(start, WRITE_CHUNK).iter_rows())
+            rows = frame.slice(start, WRITE_CHUNK).rows()
+            insert_grouped(
+                connection.connection,
+                f"INSERT INTO {table} ({quoted})",
+                marks,
+                "",
+                rows,
+                len(columns),
+            )
     return frame.height
 
 

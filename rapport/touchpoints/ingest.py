@@ -18,7 +18,6 @@ Transactions per mode: see rapport.customers.ingest.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
@@ -72,7 +71,6 @@ COLUMNS = (
 EXT = COLUMNS.index("external_id")
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 RETURNING_CHUNK = 2000  # rows per multi-row INSERT: 26,000 parameters, under both backends' caps
-ROWS_PER_STATEMENT = 100  # rows per multi-row INSERT of a plain (counted) insert on SQLite
 
 
 def lookups() -> Lookups:
@@ -221,12 +219,6 @@ class _Writer:
         self.conflict = f" ON CONFLICT ({qn('source_id')}, {qn('external_id')}) DO NOTHING"
         self.insert_sql = f"INSERT INTO {self.table} ({self.columns}) VALUES {self.row_sql}" + (
             self.conflict
-        )
-        self.qmark_insert_sql = self.insert_sql.replace("%s", "?")
-        self.qmark_multi_sql = (
-            f"INSERT INTO {self.table} ({self.columns}) VALUES "
-            + ", ".join([self.row_sql.replace("%s", "?")] * ROWS_PER_STATEMENT)
-            + self.conflict
         )
         self.single_transaction = mode == "all_or_nothing"
 
@@ -526,24 +518,15 @@ class _Writer:
                 cursor.executemany(self.insert_sql, rows)
                 return cursor.rowcount
         connection.ensure_connection()
-        whole = len(rows) - len(rows) % ROWS_PER_STATEMENT
-        # ROWS_PER_STATEMENT rows a statement: a statement's fixed cost (and the AUTOINCREMENT
-        # counter's read and write in sqlite_sequence) is paid once per hundred rows, not per
-        # row. The values are regrouped at C speed: zip over one iterator takes n at a time.
-        values = iter(itertools.chain.from_iterable(rows[:whole]))
-        created = 0
         with connection.wrap_database_errors:
-            for sql, params in (
-                (
-                    self.qmark_multi_sql,
-                    zip(*[values] * (ROWS_PER_STATEMENT * len(COLUMNS)), strict=True),
-                ),
-                (self.qmark_insert_sql, rows[whole:]),
-            ):
-                cursor = connection.connection.executemany(sql, params)
-                created += max(cursor.rowcount, 0)
-                cursor.close()
-        return created
+            return bulkload.insert_grouped(
+                connection.connection,
+                f"INSERT INTO {self.table} ({self.columns})",
+                self.row_sql.replace("%s", "?"),
+                self.conflict,
+                rows,
+                len(COLUMNS),
+            )
 
     def encode_context(self, context: dict[str, Any]) -> str:
         """JSON text of a context; the few distinct small ones of a big import are encoded once."""

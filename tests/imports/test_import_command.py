@@ -249,7 +249,7 @@ def test_multi_row_statements_keep_first_of_repeats_and_count(
     """Rows go in many to a statement (ROWS_PER_STATEMENT) plus a remainder one by one: a repeat
     inside one statement, across statements and in the remainder keeps the first in the file,
     and the counts add up."""
-    monkeypatch.setattr("rapport.touchpoints.ingest.ROWS_PER_STATEMENT", per_statement)
+    monkeypatch.setattr("rapport.core.bulkload.ROWS_PER_STATEMENT", per_statement)
     before = write(
         tmp_path,
         "before.csv",
