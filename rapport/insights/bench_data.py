@@ -59,7 +59,13 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
     """Write the base; returns counts."""
     from django.db import transaction
 
-    from rapport.customers.models import Customer, CustomerIdentity, SourceSystem
+    from rapport.core.demo.actions import ATTRIBUTES
+    from rapport.customers.models import (
+        AttributeDefinition,
+        Customer,
+        CustomerIdentity,
+        SourceSystem,
+    )
     from rapport.insights.frames import replace_all
     from rapport.surveys.models import Answer, Question, Response, Survey, SurveyVersion
     from rapport.touchpoints.models import Touchpoint
@@ -71,22 +77,23 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
         source = SourceSystem.objects.create(code="dms", name="DMS")
         now = pl.lit(AS_OF).cast(pl.Datetime("us", "UTC"))
         home = branches[rng.integers(0, BRANCHES, customers)]
-        years = np.random.default_rng(seed + 1)  # its own stream: the touchpoints stay the same
         replace_all(
             Customer,
-            pl.DataFrame({"home_unit_id": home, "year": years.integers(2010, 2026, customers)})
-            .with_columns(
+            pl.DataFrame({"home_unit_id": home}).with_columns(
                 pl.lit("").alias("display_name"),
                 pl.lit("en").alias("preferred_language"),
                 pl.lit("").alias("email"),
                 pl.lit("").alias("phone"),
-                # The demo's owners have a car's model year, which the job copies per customer.
-                pl.format('{{"model_year": {}}}', pl.col("year")).alias("attributes"),
+                # its own stream: the touchpoints stay the same
+                _attributes(np.random.default_rng(seed + 1), customers),
                 now.alias("created_at"),
                 now.alias("updated_at"),
-            )
-            .drop("year"),
+            ),
         )
+        for name, label, type_ in ATTRIBUTES:
+            AttributeDefinition.objects.get_or_create(
+                name=name, defaults={"label": label, "type": type_}
+            )
         first_id = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
         ids = np.arange(first_id, first_id + customers)
         replace_all(
@@ -146,6 +153,22 @@ def generate(customers: int, seed: int = 1) -> dict[str, Any]:
             ).with_columns(pl.lit("").alias("value_text")),
         )
     return {"customers": customers, "touchpoints": frame.height, "responses": responses.height}
+
+
+def _attributes(rng: np.random.Generator, n: int) -> pl.Expr:
+    """The attributes JSON of the demo's owners: the six the demo registers
+    (rapport.core.demo.actions.ATTRIBUTES), each held by every customer, as the job reads them
+    (a CustomerAttributeValue row per registered attribute and customer)."""
+    return pl.format(
+        '{{"model": "M{}", "model_year": {}, "vehicle_value": "{}.00", "loyalty_tier": "{}", '
+        '"birth_year": {}, "vehicles": {}}}',
+        pl.lit(pl.Series(rng.integers(0, 30, n))),
+        pl.lit(pl.Series(rng.integers(2010, 2026, n))),
+        pl.lit(pl.Series(rng.integers(500_000, 4_500_000, n) // 1000 * 1000)),
+        pl.lit(pl.Series(np.array(["gold", "silver", "none", "none"])[rng.integers(0, 4, n)])),
+        pl.lit(pl.Series(rng.integers(1948, 2003, n))),
+        pl.lit(pl.Series(1 + (rng.random(n) < 0.3).astype(np.int64))),
+    ).alias("attributes")
 
 
 def _touchpoints(
