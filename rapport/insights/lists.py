@@ -11,8 +11,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
 
-from rapport.insights.models import CustomerInsight, MatrixSummary
-from rapport.insights.queries import VALUE_TIER_NAMES
+from rapport.insights.models import CustomerInsight, MatrixSummary, SegmentSummary
+from rapport.insights.queries import VALUE_TIER_NAMES, summary_unit
 from rapport.insights.segmentation import SegmentFilter, attribute_rows, stored_count
 
 
@@ -98,8 +98,8 @@ def by_value_tier_page(
     """One page of everyone (or of a unit) ordered by value tier, platinum first, then lifetime
     value, and the total: walks the (value_tier, −clv) index tier by tier instead of sorting
     the whole table by lifetime value. With a cursor the page starts at it (no skipping);
-    without, at row `start`: totals come from MatrixSummary, and a unit's tier is counted (on
-    the (home_unit, value_tier) index) only when a deep page skips over all of it."""
+    without, at row `start`, from the cursor _tier_jump finds. Totals come from
+    MatrixSummary."""
     base = CustomerInsight.objects.filter(flt.q())
     counts: dict[str, int] | None = None
     if flt.unit is None:
@@ -113,35 +113,77 @@ def by_value_tier_page(
         total = sum(counts.values())
     else:
         total = stored_count(flt) or 0
+    if cursor is None and start:
+        if counts is None:
+            counts = _unit_tier_counts(flt)
+        cursor = _tier_jump(flt, start, counts)
+        if cursor is None:  # past the end
+            return [], total
     if cursor is not None:
-        return _tier_walk(base, cursor, size), total
+        return _tier_walk(base, cursor, size, counts), total
     rows: list[dict] = []
-    offset, need = start, size
     for tier in VALUE_TIER_NAMES:
-        if counts is not None and offset >= counts.get(tier, 0):
-            offset -= counts.get(tier, 0)
+        if counts is not None and not counts.get(tier, 0):
             continue
-        got = list(customer_rows(base.filter(value_tier=tier))[offset : offset + need])
-        if got:
-            rows.extend(got)
-            need -= len(got)
-            offset = 0
-        elif offset:  # the page lies past this tier: skip all of it
-            inside = CustomerInsight.objects.filter(flt.q(unit_ids=True), value_tier=tier)
-            offset = max(offset - inside.count(), 0)
-        if need <= 0:
+        rows.extend(customer_rows(base.filter(value_tier=tier))[: size - len(rows)])
+        if len(rows) >= size:
             break
     return rows, total
 
 
-def _tier_walk(base: QuerySet, cursor: Cursor, size: int) -> list[dict]:
+def _unit_tier_counts(flt: SegmentFilter) -> dict[str, int]:
+    """A unit's customers per value tier, from its SegmentSummary rows (one grouped query)."""
+    return dict(
+        SegmentSummary.objects.filter(summary_unit(flt.unit))
+        .values("value_tier")
+        .annotate(n=Sum("customers"))
+        .order_by()
+        .values_list("value_tier", "n")
+    )
+
+
+def _tier_jump(flt: SegmentFilter, start: int, counts: dict[str, int]) -> Cursor | None:
+    """The cursor at row `start` − 1 (≥ 0) in (value tier, −clv, customer) order — the edge a
+    Next link would carry — or None past the end. The tiers' sizes say which tier that row is
+    in; within it, one query counts off (clv, customer) entries of the (value tier, −clv,
+    customer, home unit) index, with no row read or joined, instead of a join per skipped
+    row."""
+    offset = start
+    for tier in VALUE_TIER_NAMES:
+        if offset > counts.get(tier, 0):
+            offset -= counts.get(tier, 0)
+            continue
+        inside = CustomerInsight.objects.filter(flt.q(unit_ids=True), value_tier=tier)
+        edge = inside.order_by("-clv", "customer_id").values_list("clv", "customer_id")
+        for clv, customer in edge[offset - 1 : offset]:
+            return Cursor(clv, customer, tier)
+    return None
+
+
+def offset_page(qs: QuerySet, start: int, size: int) -> list[dict]:
+    """Rows `start` … of customer_rows(qs) for a bare ?page=N: the edge row before the page is
+    counted off from (clv, customer) alone, then the page is read from it like a Next link's
+    (no customer or unit joined for each skipped row)."""
+    if not start:
+        return list(qs[:size])
+    for clv, customer in qs.values_list("clv", "customer_id")[start - 1 : start]:
+        return keyset_page(qs, Cursor(clv, customer), size)
+    return []
+
+
+def _tier_walk(
+    base: QuerySet, cursor: Cursor, size: int, counts: dict[str, int] | None = None
+) -> list[dict]:
     """Up to `size` rows next to the cursor in (value tier, −clv) order, crossing into the
-    following (or, back, the preceding) tiers as needed."""
+    following (or, back, the preceding) tiers as needed — past those `counts` says are empty
+    without a query."""
     tiers = list(VALUE_TIER_NAMES)
     at = tiers.index(cursor.tier) if cursor.tier in tiers else 0
     order = tiers[at::-1] if cursor.back else tiers[at:]
     rows: list[dict] = []
     for tier in order:
+        if counts is not None and tier != cursor.tier and not counts.get(tier, 0):
+            continue
         here = cursor if tier == cursor.tier else None
         got = _walk(
             customer_rows(base.filter(value_tier=tier)),

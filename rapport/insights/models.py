@@ -48,6 +48,33 @@ class RecomputeRun(models.Model):
         return f"{self.kind} {self.started_at:%Y-%m-%d %H:%M}"
 
 
+# The CustomerInsight columns a segment filters on or adds up (segmentation.segment_measures),
+# in the covering indexes below.
+SEGMENT_COLUMNS = (
+    "home_unit",
+    "visits_per_year",
+    "model_year",
+    "matrix_cell",
+    "retention_state",
+    "engagement_tier",
+    "value_tier",
+    "nps_class",
+    "referrals",
+    "lock_in_flag",
+    "p_alive",
+    "clv",
+    "profit",
+    "revenue",
+    "referred_customers",
+)
+FLAG_INDEX_COLUMNS = tuple(c for c in SEGMENT_COLUMNS if c != "clv")  # after −clv, customer
+SEGMENT_FLAG_INDEXES = (
+    ("ci_seg_promoters", models.Q(nps_class="promoter")),
+    ("ci_seg_referrers", models.Q(referrals__gt=0)),
+    ("ci_seg_lock_in", models.Q(lock_in_flag=True)),
+)
+
+
 class CustomerInsight(models.Model):
     """Per-customer facts, one row per (unmerged) customer with any touchpoint or response."""
 
@@ -123,14 +150,29 @@ class CustomerInsight(models.Model):
         # Lists behind the charts: a cell or a tier, most valuable first, for everyone or a unit.
         indexes = [
             models.Index(fields=["matrix_cell", "-clv"], name="ci_cell_clv"),
-            models.Index(fields=["value_tier", "-clv"], name="ci_tier_clv"),
-            # A unit's subtree (home_unit IN …): counts that no summary holds, deep-page skips.
-            models.Index(fields=["home_unit", "value_tier"], name="ci_unit_tier"),
+            # With the customer and home unit: a bare ?page=N of a unit's list finds its first
+            # row from index entries alone (lists.by_value_tier_page), not a join per skipped row.
+            # It replaced (home_unit, value_tier), which counted a unit's tiers for such skips.
+            models.Index(
+                fields=["value_tier", "-clv", "customer", "home_unit"], name="ci_tier_clv_unit"
+            ),
             # Any other list (low P(alive), a model year, …) walks lifetime value in order and
             # stops at a page, instead of sorting every match. It replaced (home_unit,
-            # matrix_cell), whose counts SegmentSummary now gives: a full run still rebuilds
-            # five indexes.
+            # matrix_cell), whose counts SegmentSummary now gives.
             models.Index(fields=["-clv", "customer"], name="ci_clv"),
+            # Segments no SegmentSummary slice holds read index entries, never table rows:
+            # an attribute value's customers (CustomerAttributeValue in customer order) look
+            # up their figures here, and a promoter, referrer or lock-in segment with a visits
+            # band, model years or an attribute reads its partial index (a few % of the base).
+            # The flag indexes start with the list order, so that a list of promoters (…) walks
+            # its entries and stops at a page too.
+            models.Index(fields=["customer", *SEGMENT_COLUMNS], name="ci_segment"),
+            *[
+                models.Index(
+                    fields=["-clv", "customer", *FLAG_INDEX_COLUMNS], name=name, condition=q
+                )
+                for name, q in SEGMENT_FLAG_INDEXES
+            ],
         ]
 
     def __str__(self) -> str:
@@ -346,6 +388,9 @@ class CustomerAttributeValue(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["attribute", "value", "-clv", "insight"], name="attr_value_clv"),
+            # A segment of an attribute value with any other filter joins its customers in
+            # customer order: CustomerInsight's index pages are then read in sequence, once.
+            models.Index(fields=["attribute", "value", "insight"], name="attr_value_customer"),
             models.Index(fields=["insight"], name="attr_value_insight"),
         ]
 

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.db.models import Count, FloatField, Q, QuerySet, Sum
+from django.db.models import Count, Exists, FloatField, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
@@ -75,8 +75,9 @@ class SegmentFilter:
         """The conditions on CustomerInsight (or, with `prefix` "insight__", on the rows that
         refer to it). A unit is a join on the unit's path, which lets SQLite walk the (cell or
         tier, −clv) indexes in order and stop at a page; `unit_ids` makes it `home_unit IN
-        (subtree)` instead, for the (home_unit, …) indexes. An attribute is a join on the
-        job's CustomerAttributeValue rows (an index), not a lookup in every customer's JSON."""
+        (subtree)` instead, checked on the entries of the indexes that hold home_unit. An
+        attribute is a join on the job's CustomerAttributeValue rows (an index; with a small
+        flag, an EXISTS on them), not a lookup in every customer's JSON."""
 
         def on(**lookups: Any) -> Q:
             return Q(**{prefix + k: v for k, v in lookups.items()})
@@ -116,7 +117,18 @@ class SegmentFilter:
             cond &= on(model_year__gte=self.model_year_from)
         if self.model_year_to is not None:
             cond &= on(model_year__lte=self.model_year_to)
-        if self.attribute:
+        if self.attribute and not prefix and self.flag_names - {"low_alive"}:
+            # Promoters, referrers, lock-in: a few % of the base, walked on their partial
+            # index, each looked up among the value's (attribute, value, insight) entries —
+            # not every customer of the value joined (a quarter of the base for a common one).
+            cond &= Exists(
+                CustomerAttributeValue.objects.filter(
+                    insight=OuterRef("pk"),
+                    attribute=self.attribute,
+                    value=attribute_text(self.attribute_value),
+                )
+            )
+        elif self.attribute:
             cond &= on(
                 attribute_values__attribute=self.attribute,
                 attribute_values__value=attribute_text(self.attribute_value),
@@ -174,16 +186,17 @@ class SegmentFilter:
     def summary_q(self) -> Q | None:
         """The conditions on SegmentSummary rows when a slice holds the filter, else None: any
         mix of its keys (unit, cell, retention, engagement tier, value tier, visits band, model
-        years); any flags with unit, cell, retention and tiers (the slice of those flags; value
-        at risk is the at-risk cell plus the low-P(alive) slice elsewhere); or an attribute
+        years), also with low P(alive) or value at risk; any flags with unit, cell, retention
+        and tiers (the slice of those flags; value at risk is the at-risk cell plus the
+        low-P(alive) slice elsewhere); or an attribute
         value with the same (its slice, if the job summarized that value:
         attribute_summarized)."""
         names = set(self.params())
         flags = self.flag_names
         fine = bool(self.visits) or self.model_year_from is not None
         fine = fine or self.model_year_to is not None
-        if (self.attribute or flags or self.at_risk_value) and fine:
-            return None  # only the "" slice has rows by visits band and model year
+        if fine and (self.attribute or not flags <= {summaries.FINE_FLAGS}):
+            return None  # only the "" and low P(alive) slices have rows by visits band, year
         if self.attribute:
             if not names <= ATTRIBUTE_SUMMARY_FILTERS:
                 return None
@@ -490,26 +503,12 @@ def stored_count(flt: SegmentFilter) -> int | None:
 
 
 def _summary_count(flt: SegmentFilter) -> int | None:
-    """The count from the SegmentSummary slice that holds the filter (low P(alive) or value at
-    risk by visits band or model years: the "" slice's low_alive sums); for an attribute value
+    """The count from the SegmentSummary slice that holds the filter; for an attribute value
     the job did not summarize (fewer than ATTRIBUTE_SUMMARY_MIN customers), a count of its
     CustomerAttributeValue rows; else None."""
     if flt.attribute and not attribute_summarized(flt):
         return attribute_rows(flt).count()
-    total = Coalesce(Sum("customers"), 0)
     cond = flt.summary_q()
-    if cond is None and not flt.attribute and flt.flag_names <= {"low_alive"}:
-        extra = set(flt.params()) & {"low_alive", "at_risk_value"}
-        cond = replace(flt, low_alive=False, at_risk_value=False).summary_q()
-        if extra == {"low_alive"}:
-            total = Coalesce(Sum("low_alive"), 0)
-        elif extra == {"at_risk_value"}:
-            total = Coalesce(Sum("customers", filter=Q(cell="at_risk")), 0) + Coalesce(
-                Sum("low_alive", filter=~Q(cell="at_risk")), 0
-            )
-        else:
-            cond = None
     if cond is None:
         return None
-    n = SegmentSummary.objects.filter(cond).aggregate(n=total)["n"]
-    return n or 0
+    return SegmentSummary.objects.filter(cond).aggregate(n=Coalesce(Sum("customers"), 0))["n"]

@@ -287,6 +287,11 @@ def segment_visits_band(visits_per_year: pl.Expr) -> pl.Expr:
     )
 
 
+# The one flag slice that also has rows by visits band and model year: low P(alive) holds half
+# the base, too many customers to add up per request (value at risk by visits band or model
+# years reads it too); the other flags hold a few % each, read from their partial indexes on
+# CustomerInsight (models.SEGMENT_FLAG_INDEXES). About 60,000 rows on a 1M base.
+FINE_FLAGS = "low_alive"
 BASE_KEYS = SEGMENT_KEYS[:7]  # the keys of every slice (flags and attribute aside)
 ATTRIBUTE_KEYS = ("home_unit", "value_tier", "retention_state", "engagement_tier", "cell")
 
@@ -355,17 +360,19 @@ def segment_rows(
     (customer_id, attribute, value) also in the slice of each attribute value that is
     `summarized` (attribute, attribute_value) — by default, held by ATTRIBUTE_SUMMARY_MIN
     customers or more (the incremental run passes the stored ones, so that it updates exactly
-    the rows the last full run wrote). Only the "" slice has rows by visits band and model
-    year; it and the flag slices have coarse rows (_coarse). Customers are summed per keys and
-    flag mask first, so the flag slices spread a few thousand sums, not a million customers."""
+    the rows the last full run wrote). Only the "" and the low P(alive) slices have rows by
+    visits band and model year; they and the flag slices have coarse rows (_coarse).
+    Customers are summed per keys and flag mask first, so the flag slices spread a few
+    thousand sums, not a million customers."""
     sums = _customer_sums(insight)
     by_mask = _summed(sums, [*BASE_KEYS, "mask"])
     blank = [pl.lit("").alias("attribute"), pl.lit("").alias("attribute_value")]
     spread = by_mask.filter(pl.col("mask") > 0).join(_flag_subsets(), on="mask")
     everyone = by_mask.with_columns(pl.lit("").alias("flags"))
+    low = spread.filter(pl.col("flags") == FINE_FLAGS)
     parts = [
         _summed(frame, [*BASE_KEYS, "flags"]).with_columns(*blank)
-        for frame in (everyone, _coarse(everyone), _coarse(spread))
+        for frame in (everyone, _coarse(everyone), _coarse(spread), low)
     ]
     if attributes is not None and attributes.height:
         values = attributes.select(
@@ -392,7 +399,11 @@ def segment_rows(
                 .with_columns(pl.lit("").alias("flags"))
             )
     columns = [*SEGMENT_KEYS, *SEGMENT_SUMS]
-    return pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
+    # In the order of the table's (attribute, attribute_value, flags, visits_band, home_unit)
+    # index, so that a slice's rows are read from neighbouring pages, not all over the table.
+    order = ["attribute", "attribute_value", "flags", "visits_band", "home_unit", "model_year"]
+    stacked = pl.concat([p.select(columns) for p in parts], how="vertical_relaxed")
+    return stacked.sort(order, nulls_last=False)
 
 
 def attribute_value_rows(attributes: pl.DataFrame, insight: pl.DataFrame) -> pl.DataFrame:

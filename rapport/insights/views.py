@@ -177,8 +177,9 @@ def _segment_measures(flt: segmentation.SegmentFilter) -> tuple[segmentation.Seg
     """The segment's measures — from the summary tables when they hold it (everyone, a unit, a
     value tier: MatrixSummary/ScoreSummary; any mix of unit, cell, retention, tiers, visits band,
     model years and flags, or a summarized attribute value: a SegmentSummary slice), else one
-    aggregate over its customers (an attribute value held by few: their index entries) — and
-    its stored 12-month scores."""
+    aggregate over its customers' index entries (a flag's partial covering index, or the
+    attribute value's entries joined to ci_segment in customer order) — and its stored
+    12-month scores."""
     stored = flt.summary_dimension
     today = views_common.reference_date(queries.last_run())
     measures = None
@@ -273,7 +274,8 @@ def customers(request: HttpRequest) -> HttpResponse:
     start = (page_number - 1) * CUSTOMERS_PER_PAGE
     size = CUSTOMERS_PER_PAGE + 1  # one more says whether there is a next (or previous) page
     # Previous/next links carry a cursor (the edge row), so a deep page walks the index from
-    # there instead of skipping `start` rows; a bare ?page=N skips.
+    # there instead of skipping `start` rows; a bare ?page=N first counts off the edge row from
+    # index entries (lists.offset_page, lists.by_value_tier_page), then walks from it.
     cursor = lists.Cursor.parse(request.GET.get("after")) or lists.Cursor.parse(
         request.GET.get("before"), back=True
     )
@@ -287,7 +289,7 @@ def customers(request: HttpRequest) -> HttpResponse:
         rows = lists.keyset_page(qs, cursor, size)
         total = segmentation.stored_count(flt)
     else:
-        rows = list(qs[start : start + size])
+        rows = lists.offset_page(qs, start, size)
         total = segmentation.stored_count(flt)
     if cursor is not None and cursor.back:
         has_previous, has_next = len(rows) > CUSTOMERS_PER_PAGE, True

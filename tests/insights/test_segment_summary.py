@@ -76,6 +76,10 @@ def _filters(org) -> list[segmentation.SegmentFilter]:
         F(at_risk_value=True, low_alive=True),
         F(lock_in=True),
         F(promoters=True, referrers=True, value="gold"),
+        F(low_alive=True, visits="0-2"),
+        F(low_alive=True, model_year_from=2016, unit=org["north"]),
+        F(at_risk_value=True, model_year_to=2021, tier="none"),
+        F(at_risk_value=True, low_alive=True, visits="3-6"),
     ]
 
 
@@ -114,7 +118,9 @@ def test_summary_segments_equal_the_aggregate_over_customers(cars, org):
 
 
 def test_flag_slices_hold_every_combination(cars):
-    """A customer counts in the slice of each combination of their flags, and nowhere else."""
+    """A customer counts in the slice of each combination of their flags, and nowhere else;
+    only the low P(alive) slice also has rows by visits band and model year (the same
+    customers again)."""
     for names in ({"promoter"}, {"low_alive"}, {"promoter", "referrer"}, {"lock_in"}):
         key = summaries.flags_key(names)
         flt = segmentation.SegmentFilter(
@@ -123,9 +129,11 @@ def test_flag_slices_hold_every_combination(cars):
                 for n in names
             }  # fmt: skip
         )
-        got = SegmentSummary.objects.filter(flags=key).aggregate(n=Sum("customers"))["n"]
+        rows = SegmentSummary.objects.filter(flags=key)
+        got = rows.filter(visits_band="").aggregate(n=Sum("customers"))["n"]
         assert (got or 0) == CustomerInsight.objects.filter(flt.q()).count(), names
-        assert not SegmentSummary.objects.filter(~Q(visits_band=""), flags=key).exists()
+        fine = rows.exclude(visits_band="").aggregate(n=Sum("customers"))["n"]
+        assert fine == (got if key == summaries.FINE_FLAGS else None), names
 
 
 def test_attributes_and_visits_are_not_answered_from_an_attribute_slice(org):
@@ -134,7 +142,9 @@ def test_attributes_and_visits_are_not_answered_from_an_attribute_slice(org):
     assert F(attribute="model", attribute_value="Camry", promoters=True).summary_q() is None
     assert F(attribute="model", attribute_value="Camry", unit=org["north"]).summary_q()
     assert F(promoters=True, visits="3-6").summary_q() is None  # flags: coarse rows only
-    assert F(at_risk_value=True, model_year_from=2020).summary_q() is None
+    assert F(low_alive=True, promoters=True, visits="3-6").summary_q() is None
+    assert F(at_risk_value=True, model_year_from=2020).summary_q()  # low P(alive): fine rows
+    assert F(low_alive=True, visits="3-6", cell="lost").summary_q()
     assert F(promoters=True, unit=org["north"], cell="advocate").summary_q()
 
 
@@ -173,8 +183,13 @@ def test_low_p_alive_sums(org):
         }
     )
     everyone = summaries.segment_rows(frame)
-    flags = everyone.filter(pl.col("flags") != "")
-    everyone = everyone.filter(pl.col("visits_band") != "")
+    flags = everyone.filter(pl.col("flags") != "", pl.col("visits_band") == "")
+    low = everyone.filter(pl.col("flags") == "low_alive", pl.col("visits_band") != "")
+    assert sorted(low.select("visits_band", "model_year", "customers").rows()) == [
+        ("0-2", 2020, 1),
+        ("7+", None, 1),
+    ]  # customers 1 and 4, by visits band and model year
+    everyone = everyone.filter(pl.col("visits_band") != "", pl.col("flags") == "")
     # 1: low P(alive) and a promoter; 2: lock-in and a referrer; 4: low and a referrer.
     assert dict(flags.group_by("flags").agg(pl.col("customers").sum()).iter_rows()) == {
         "low_alive": 2,
@@ -185,7 +200,7 @@ def test_low_p_alive_sums(org):
         "lock_in+referrer": 1,
         "low_alive+referrer": 1,
     }
-    rows = everyone.filter(pl.col("flags") == "").sort("home_unit")
+    rows = everyone.sort("home_unit")
     one, two = rows.row(0, named=True), rows.row(1, named=True)
     assert (one["customers"], one["visits_band"], one["model_year"]) == (3, "0-2", 2020)
     assert (one["low_alive"], one["low_alive_clv"]) == (1, 100.0)

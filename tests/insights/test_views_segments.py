@@ -8,6 +8,8 @@ import csv
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from rapport.customers.models import AttributeDefinition
@@ -215,3 +217,25 @@ def test_a_bad_cursor_is_ignored(client, users, owners):
         reverse("insights:customers"), {"after": "gold:many:1", "tier": "none"}
     )
     assert page.status_code == 200 and page.context["rows"]
+
+
+# Page 2 of everyone (one customer a page) starts in the next value tier: a query for the
+# edge row, and one for each of the two tiers the walk from it reads.
+@pytest.mark.parametrize(("params", "more"), [({"retention": "retained"}, 1), ({}, 2)])
+def test_a_bare_page_number_costs_one_query_more(
+    client, users, owners, params, more, django_assert_num_queries, monkeypatch
+):
+    """?page=N without a cursor: one query more than page 1 finds the edge row
+    (lists.offset_page, or lists.by_value_tier_page's jump), then the page is walked from it
+    — not a skip, and no query per skipped row."""
+    from rapport.insights import views
+
+    monkeypatch.setattr(views, "CUSTOMERS_PER_PAGE", 1)
+    c = login(client, users["cx"])
+    url = reverse("insights:customers")
+    c.get(url, params)
+    with CaptureQueriesContext(connection) as first:
+        c.get(url, params)
+    with django_assert_num_queries(len(first.captured_queries) + more):
+        page = c.get(url, {**params, "page": 2})
+    assert len(page.context["rows"]) == 1
