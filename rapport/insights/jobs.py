@@ -230,8 +230,21 @@ def recompute_all(
             calibration=calibration.as_dict(),
             timings=clock.timings,
         )
+    _refresh_planner_statistics()
     log.info("insights: full recompute of %d customers in %s", insight.height, clock.timings)
     return run
+
+
+def _refresh_planner_statistics() -> None:
+    """PostgreSQL, after a full run rewrote the per-customer tables: VACUUM (ANALYZE) them, so
+    the planner knows the new rows and the visibility map lets the segment pages read their
+    covering indexes alone (index-only scans); autovacuum would come to it only later. It
+    cannot run inside a transaction: skipped when the caller holds one."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        for model in (CustomerInsight, CustomerAttributeValue, SegmentSummary):
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _load_in_parallel(loads: dict[str, Callable[[], Any]]) -> dict[str, Any]:

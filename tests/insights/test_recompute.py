@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.db.models import Sum
 
 from rapport.customers.actions import merge_customers
@@ -319,3 +320,15 @@ def test_a_response_finished_after_a_run_is_counted_once(base):
     assert everyone == 4  # A, B, C and the late one
     jobs.recompute_all(as_of=AS_OF, refit=False)
     assert snapshot()["scores"] == incremental["scores"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's VACUUM only")
+def test_full_run_vacuums_the_rewritten_tables_on_postgresql(base):
+    jobs.recompute_all(as_of=AS_OF)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL "
+            "AND last_analyze IS NOT NULL AND relname LIKE 'insights_%%'"
+        )
+        vacuumed = {name for (name,) in cursor.fetchall()}
+    assert {"insights_customerinsight", "insights_customerattributevalue"} <= vacuumed

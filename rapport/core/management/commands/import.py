@@ -144,7 +144,7 @@ class Command(BaseCommand):
             extra["parallel"] = True
         started = time.perf_counter()
         try:
-            with _progress(source, options["no_progress"]) as advance:
+            with bulkload.few_collections(), _progress(source, options["no_progress"]) as advance:
                 report = _ingester(what, options["survey"])(
                     source.records,
                     source=options["source"],
