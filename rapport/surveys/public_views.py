@@ -123,6 +123,8 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
             )
         if outcome.status == "completed":
             return HttpResponseRedirect(reverse("surveys_public:thanks", args=[token]))
+        if outcome.status == "answered":  # as when the link was used before this request came
+            return problem_page(request, "answered", language)
         if outcome.status != "invalid":
             return HttpResponseRedirect(here)
         response = getattr(invitation, "response", None)

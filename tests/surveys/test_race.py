@@ -47,7 +47,9 @@ def test_racing_final_submits_store_once(org):
             t.join(30)
     finally:
         events._handlers["response.completed"].remove(handler)
-    assert sorted(results) == [302] * 4
+    # One submit completes (and is sent on to the thanks page); the others find the link used,
+    # whether before the write lock or under it, and get the "already answered" page at once.
+    assert sorted(results) == [200, 200, 200, 302]
     response = Response.objects.get()
     assert response.state == "completed"
     assert Answer.objects.filter(response=response, question__key="went_wrong").count() == 1
