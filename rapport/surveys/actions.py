@@ -18,7 +18,7 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -550,13 +550,26 @@ def submit_page(
     few lean statements under it. On SQLite the submits that arrive together are committed
     together (rapport.surveys.writer); each returns once its COMMIT is done.
     """
-    specs = version_specs(invitation.version)
-    ready = _prepare_at_once(invitation, specs, page, form, language, back)
+    submitted = _Submitted(
+        invitation, version_specs(invitation.version), page, form, language, back
+    )
+    ready = _prepare_at_once(submitted)
     return writer.submit(
-        functools.partial(_submit_locked, invitation, specs, page, form, language, back, ready),
+        functools.partial(_submit_locked, submitted, ready),
         bulk=None if ready is None else _store_many_at_once,
         item=(invitation.pk, ready),
     )
+
+
+class _Submitted(NamedTuple):
+    """A page as `submit_page` got it, with its version's questions."""
+
+    invitation: Invitation
+    specs: Sequence[q.QuestionSpec]
+    page: int
+    form: Mapping[str, Sequence[str]]
+    language: str
+    back: bool
 
 
 @dataclass
@@ -597,18 +610,12 @@ def _at_once_context(invitation: Invitation, language: str, now: dt.datetime) ->
     return context
 
 
-def _prepare_at_once(
-    invitation: Invitation,
-    specs: Sequence[q.QuestionSpec],
-    page: int,
-    form: Mapping[str, Sequence[str]],
-    language: str,
-    back: bool,
-) -> _AtOnce | None:
+def _prepare_at_once(submitted: _Submitted) -> _AtOnce | None:
     """The completed response a valid first-and-last page makes, as far as it can be built from
     the invitation read before the lock; None for any other submit. `_submit_locked` uses it
     only if, under the lock, the invitation still has no response (so nothing here can differ
     from what the lock would have seen)."""
+    invitation, specs, page, form, language, back = submitted
     if back or getattr(invitation, "response", None) is not None:
         return None
     if page != q.first_page(specs, {}):
@@ -619,16 +626,9 @@ def _prepare_at_once(
     return _at_once(invitation, specs, q.visible_answers(specs, values), language, timezone.now())
 
 
-def _submit_locked(
-    invitation: Invitation,
-    specs: Sequence[q.QuestionSpec],
-    page: int,
-    form: Mapping[str, Sequence[str]],
-    language: str,
-    back: bool,
-    ready: _AtOnce | None,
-) -> PageOutcome:
+def _submit_locked(submitted: _Submitted, ready: _AtOnce | None) -> PageOutcome:
     """`submit_page`'s reads and writes, in the caller's write transaction."""
+    invitation, specs, page, form, language, back = submitted
     locked = _lock_invitation(invitation.pk)
     response = _response_for(invitation.pk)
     if locked.status == Invitation.Status.COMPLETED or (

@@ -33,6 +33,21 @@ def _wait_for(check, seconds: float = 30.0) -> None:
         time.sleep(0.005)
 
 
+def _submit_behind_the_first(submit, tokens, calls, handler) -> None:
+    """Submit the first token, and the others once its transaction has begun (its subscriber
+    was called), so that they queue behind it and are written together; then unsubscribe."""
+    threads = [threading.Thread(target=submit, args=(t,)) for t in tokens]
+    try:
+        threads[0].start()
+        _wait_for(lambda: bool(calls))
+        for t in threads[1:]:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        events._handlers["response.completed"].remove(handler)
+
+
 def _write_in_child(name: str, writes: int, start_at: float) -> int:
     """Fork a process that writes `writes` surveys, one transaction each, with SQLite's busy
     handler off (busy_timeout 0): any wait for the write lock inside SQLite fails at once."""
@@ -113,16 +128,7 @@ def test_submits_arriving_together_are_committed_together(org):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=submit, args=(t,)) for t in tokens]
-    try:
-        threads[0].start()
-        _wait_for(lambda: bool(calls))
-        for t in threads[1:]:
-            t.start()
-        for t in threads:
-            t.join(30)
-    finally:
-        events._handlers["response.completed"].remove(handler)
+    _submit_behind_the_first(submit, tokens, calls, handler)
     assert statuses == [302] * len(tokens)
     assert Response.objects.filter(survey=survey, state="completed").count() == len(tokens)
     assert sum(calls) == len(tokens)
@@ -216,17 +222,7 @@ def test_a_double_click_within_one_batch_stores_once(org):
         finally:
             connections.close_all()
 
-    order = (first, doubled, doubled, other)
-    threads = [threading.Thread(target=submit, args=(t,)) for t in order]
-    try:
-        threads[0].start()
-        _wait_for(lambda: bool(calls))
-        for t in threads[1:]:
-            t.start()
-        for t in threads:
-            t.join(30)
-    finally:
-        events._handlers["response.completed"].remove(handler)
+    _submit_behind_the_first(submit, (first, doubled, doubled, other), calls, handler)
     assert {token: sorted(codes) for token, codes in statuses.items()} == {
         first: [302],
         doubled: [200, 302],  # stored once; the second click gets "already answered"
@@ -243,7 +239,7 @@ def _ready(token: str, score: int = 9) -> tuple[int, actions._AtOnce]:
     invitation = actions.invitation_for_token(token)
     specs = actions.version_specs(invitation.version)
     form = {"page": ["1"], "q_recommend": [str(score)], "q_why": ["fine"]}
-    ready = actions._prepare_at_once(invitation, specs, 1, form, "en", False)
+    ready = actions._prepare_at_once(actions._Submitted(invitation, specs, 1, form, "en", False))
     assert ready is not None
     return invitation.pk, ready
 
