@@ -691,21 +691,16 @@ _LOCK_COLUMNS = [
     "staff_id",
     "unit_id",
 ]
+_LOCK_FIELDS = ", ".join([*(f"i.{c}" for c in _LOCK_COLUMNS), *(f"s.{c}" for c in _SURVEY_COLUMNS)])
 _LOCK_SQL = (
-    "SELECT "
-    + ", ".join(f"i.{c}" for c in _LOCK_COLUMNS)
-    + ", "
-    + ", ".join(f"s.{c}" for c in _SURVEY_COLUMNS)
-    + " FROM surveys_invitation i JOIN surveys_survey s ON s.id = i.survey_id WHERE i.id = %s"
+    f"SELECT {_LOCK_FIELDS} FROM surveys_invitation i"
+    " JOIN surveys_survey s ON s.id = i.survey_id WHERE i.id = %s"
 )
 # Many invitations as `_LOCK_SQL` reads one, and whether each has a response (SQLite: under the
 # IMMEDIATE transaction's lock, so the join is as current as the invitation).
 _MANY_SQL = (
-    "SELECT "
-    + ", ".join(f"i.{c}" for c in _LOCK_COLUMNS)
-    + ", "
-    + ", ".join(f"s.{c}" for c in _SURVEY_COLUMNS)
-    + ", r.id FROM surveys_invitation i JOIN surveys_survey s ON s.id = i.survey_id"
+    f"SELECT {_LOCK_FIELDS}, r.id FROM surveys_invitation i"
+    " JOIN surveys_survey s ON s.id = i.survey_id"
     " LEFT JOIN surveys_response r ON r.invitation_id = i.id"
 )
 _STARTABLE = (
